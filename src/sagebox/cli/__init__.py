@@ -1,0 +1,5 @@
+"""The ``sagebox`` command: ``sagebox <resource> <verb>``."""
+
+from sagebox.cli.app import app, main
+
+__all__ = ["app", "main"]

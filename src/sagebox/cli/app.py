@@ -1,0 +1,95 @@
+"""The root ``sagebox`` Typer app; each resource is a sub-app in its own module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sagebox.cli import processing as processing_cli
+from sagebox.cli import s3 as s3_cli
+from sagebox.cli._common import HomeOption, aws_errors
+
+app = typer.Typer(
+    name="sagebox",
+    help="The AWS machine-learning workflow (SageMaker, S3 ...), for real, on your machine.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
+app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
+
+
+@app.command()
+@aws_errors()
+def init(home: HomeOption = None) -> None:
+    """Create a sagebox home (or show an existing one) and say where things are."""
+    from sagebox.home import Home
+
+    created = not (home or Path("~/.sagebox").expanduser()).joinpath("config.json").exists()
+    h = Home.open(home)
+    typer.echo(f"{'Created' if created else 'Using'} sagebox home {h.path}")
+    typer.echo(
+        f"  account {h.account_id}, region {h.region}, "
+        f"capacity {h.config.capacity['max_instances']} job instances at once"
+    )
+    typer.echo(f"  configuration  {h.path / 'config.json'}")
+    typer.echo(f"  metadata       {h.metadata_url}")
+    typer.echo(f"  objects        {h.objects_url}")
+    typer.echo(f"  job logs       {h.logs_path}")
+    typer.echo(f"  credentials    {h.credentials_path}  (AWS_SHARED_CREDENTIALS_FILE for boto3)")
+
+
+@app.command()
+@aws_errors()
+def logs(
+    job_name: Annotated[str, typer.Argument(help="The job's name.")],
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the job ends.")
+    ] = False,
+    kind: Annotated[str, typer.Option(help="The kind of job.")] = "processing-job",
+    home: HomeOption = None,
+) -> None:
+    """Print a job's log streams (one per instance)."""
+    from sagebox.control.jobs import JOB_KINDS, TERMINAL, get_job
+    from sagebox.home import Home
+    from sagebox.runtime.logs import JobLogs
+
+    h = Home.open(home)
+    from sagebox.control import processing as _  # noqa: F401  (registers the kind)
+
+    job_kind = JOB_KINDS.get(kind)
+    if job_kind is None:
+        typer.echo(f"Unknown --kind {kind!r}; use one of {', '.join(JOB_KINDS)}.", err=True)
+        raise typer.Exit(2)
+    get_job(h, job_kind, job_name)
+    streams = JobLogs(h.path, kind, job_name)
+    if follow:
+
+        def done() -> bool:
+            return get_job(h, job_kind, job_name).status in TERMINAL
+
+        lines = streams.follow(done)
+    else:
+        lines = streams.read()
+    for line in lines:
+        typer.echo(f"{line.stream}  {line.text}")
+
+
+@app.command()
+@aws_errors()
+def quickstart(home: HomeOption = None) -> None:
+    """Run the loan-default quickstart: upload German credit data, clean and split it."""
+    from sagebox.quickstart.run import run
+
+    run(home or Path("quickstart-home"))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

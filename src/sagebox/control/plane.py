@@ -1,0 +1,89 @@
+"""The ControlPlane: every way in (HTTP, SDK, CLI) reaches :meth:`ControlPlane.call`.
+
+``call`` authorizes, validates the request against botocore's service model, runs the
+operation's handler and shapes the response by the model. Operations are also methods
+in snake_case (``plane.create_processing_job(ProcessingJobName=...)``), as on a boto3
+client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sagebox.control import shapes
+from sagebox.control.authorize import Authorizer, Principal, RootOnlyAuthorizer
+from sagebox.control.context import Context
+from sagebox.control.operations import OPERATIONS, Operation
+from sagebox.errors import UnknownOperation, ValidationError
+from sagebox.home import Home
+from sagebox.runtime.local import LocalExecutor
+
+_SERVICE_TITLES = {"sagemaker": "SageMaker"}
+
+
+class ControlPlane:
+    def __init__(self, home: Home, authorizer: Authorizer | None = None) -> None:
+        self.home = home
+        self.executor = LocalExecutor(home)
+        self.authorizer = authorizer or RootOnlyAuthorizer(home.account_id)
+        self.root = Principal(home.root_arn, home.account_id)
+
+    def call(
+        self,
+        operation: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        service: str = "sagemaker",
+        principal: Principal | None = None,
+    ) -> dict[str, Any]:
+        """Run one AWS operation and return its response in the service model's shape."""
+        op = self._lookup(service, operation)
+        request = shapes.validate_input(service, operation, params or {})
+        caller = principal or self.root
+        self.authorizer.authorize(caller, op.action, self._resource_arn(op, request), {})
+        context = Context(self.home, self.executor, caller)
+        result = op.load()(context, request)
+        return shapes.shape_output(service, operation, result)
+
+    def _lookup(self, service: str, operation: str) -> Operation:
+        op = OPERATIONS.get((service, operation))
+        if op is not None:
+            return op
+        shapes.operation_model(service, operation)  # raises for a name AWS does not have
+        title = _SERVICE_TITLES.get(service, service)
+        raise UnknownOperation(
+            f"{title} operation {operation} exists in AWS but sagebox does not implement it "
+            f"yet. Implemented: {', '.join(sorted(n for s, n in OPERATIONS if s == service))}."
+        )
+
+    def _resource_arn(self, op: Operation, request: Mapping[str, Any]) -> str:
+        if op.resource == "*":
+            return "*"
+        if op.resource.startswith("{") and op.resource.endswith("}"):
+            return str(request[op.resource[1:-1]])
+        # SageMaker writes resource names in ARNs in lower case.
+        names = {k: str(v).lower() for k, v in request.items() if isinstance(v, str)}
+        return self.home.arn(op.service, op.resource.format(**names))
+
+    def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            operation = shapes.operation_for_method("sagemaker", name)
+        except (UnknownOperation, ValidationError):
+            raise AttributeError(name) from None
+
+        def method(**params: Any) -> dict[str, Any]:
+            return self.call(operation, params)
+
+        method.__name__ = name
+        return method
+
+    def reconcile(self) -> None:
+        """Bring every job to a true state after a restart, then start queued jobs."""
+        from sagebox.control import jobs
+
+        self.executor.reconcile()
+        jobs.fail_untracked(self.home, self.executor)
+        self.executor.schedule()

@@ -1,0 +1,102 @@
+"""The one exception tree of sagebox.
+
+Every error a user can see is a :class:`SageboxError` carrying an AWS error
+code. The edge (HTTP server, CLI, SDK) maps codes to HTTP statuses in one
+table; inner code only raises.
+
+    SageboxError
+    +-- ValidationError            ValidationException
+    +-- ResourceNotFound           ResourceNotFound
+    |   +-- NoSuchBucket           NoSuchBucket
+    |   +-- NoSuchKey              NoSuchKey
+    +-- ResourceInUse              ResourceInUse
+    |   +-- BucketAlreadyOwnedByYou
+    |   +-- BucketNotEmpty
+    +-- ResourceLimitExceeded      ResourceLimitExceeded
+    +-- ThrottlingError            ThrottlingException
+    +-- AccessDenied               AccessDeniedException
+    +-- ConflictError              ConflictException
+    +-- UnknownOperation           UnknownOperationException
+    +-- InternalError              InternalFailure
+"""
+
+from __future__ import annotations
+
+
+class SageboxError(Exception):
+    """Base of every sagebox error; ``code`` is the AWS error code."""
+
+    code = "InternalFailure"
+    http_status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class ValidationError(SageboxError):
+    code = "ValidationException"
+    http_status = 400
+
+
+class ResourceNotFound(SageboxError):
+    code = "ResourceNotFound"
+    http_status = 400
+
+
+class NoSuchBucket(ResourceNotFound):
+    code = "NoSuchBucket"
+    http_status = 404
+
+
+class NoSuchKey(ResourceNotFound):
+    code = "NoSuchKey"
+    http_status = 404
+
+
+class ResourceInUse(SageboxError):
+    code = "ResourceInUse"
+    http_status = 400
+
+
+class BucketAlreadyOwnedByYou(ResourceInUse):
+    code = "BucketAlreadyOwnedByYou"
+    http_status = 409
+
+
+class BucketNotEmpty(ResourceInUse):
+    code = "BucketNotEmpty"
+    http_status = 409
+
+
+class ResourceLimitExceeded(SageboxError):
+    code = "ResourceLimitExceeded"
+    http_status = 400
+
+
+class ThrottlingError(SageboxError):
+    code = "ThrottlingException"
+    http_status = 400
+
+
+class AccessDenied(SageboxError):
+    code = "AccessDeniedException"
+    http_status = 400
+
+
+class ConflictError(SageboxError):
+    code = "ConflictException"
+    http_status = 400
+
+
+class UnknownOperation(SageboxError):
+    code = "UnknownOperationException"
+    http_status = 400
+
+
+class InternalError(SageboxError):
+    code = "InternalFailure"
+    http_status = 500

@@ -1,0 +1,1 @@
+"""The loan-default quickstart (``sagebox quickstart`` / ``make quickstart``)."""

@@ -1,0 +1,1 @@
+"""Executors that run jobs by the container contract (ARCHITECTURE section 3)."""

@@ -1,0 +1,105 @@
+"""Process identity, liveness and the per-instance isolation wrapper.
+
+Each job instance runs in a private mount namespace where its own folder is bind-
+mounted on ``/opt/ml``, so scripts written for SageMaker find their literal paths;
+``EnableNetworkIsolation`` adds a private network namespace with no interfaces up.
+Where namespaces cannot be made the instance still runs, with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from sagebox.runtime.spec import CONTAINER_ROOT
+
+_MOUNT_SCRIPT = (
+    'ulimit -v "$2" 2>/dev/null; '
+    'mount --bind "$1" ' + CONTAINER_ROOT + " || "
+    '{ echo "sagebox: could not mount the job folder on ' + CONTAINER_ROOT + '" >&2; exit 97; }; '
+    'shift 2; exec "$@"'
+)
+_PLAIN_SCRIPT = 'ulimit -v "$1" 2>/dev/null; shift; exec "$@"'
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """The kernel start time of ``pid`` (clock ticks since boot), or None if it is gone.
+
+    Together with the pid it names a process uniquely, so a recycled pid is never
+    mistaken for a job's supervisor.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):  # zombie or dead: finished, not yet reaped
+        return None
+    return int(fields[19])
+
+
+def is_alive(pid: int | None, start_ticks: int | None) -> bool:
+    if not pid:
+        return False
+    ticks = process_start_ticks(pid)
+    return ticks is not None and (start_ticks is None or ticks == start_ticks)
+
+
+@functools.cache
+def namespace_mode() -> str | None:
+    """How this machine isolates instances: "root", "user", or None when it cannot."""
+    unshare = shutil.which("unshare")
+    if unshare is None or not Path("/proc/self/ns/mnt").exists():
+        return None
+    candidates = [("root", [unshare, "--mount", "--propagation", "private", "true"])]
+    candidates.append(
+        (
+            "user",
+            [unshare, "--user", "--map-root-user", "--mount", "--propagation", "private", "true"],
+        )
+    )
+    for mode, argv in candidates:
+        if mode == "root" and os.geteuid() != 0:
+            continue
+        try:
+            ok = subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
+        except (OSError, subprocess.TimeoutExpired):
+            ok = False
+        if ok and _ensure_mount_point():
+            return mode
+    return None
+
+
+def _ensure_mount_point() -> bool:
+    try:
+        Path(CONTAINER_ROOT).mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return Path(CONTAINER_ROOT).is_dir()
+    return True
+
+
+def wrap_instance_command(
+    command: list[str], instance_root: Path, memory_kib: int, *, network_isolation: bool
+) -> tuple[list[str], bool]:
+    """The argv that runs ``command`` as one instance, and whether /opt/ml is mounted."""
+    mode = namespace_mode()
+    if mode is None:
+        return [
+            "/bin/sh",
+            "-c",
+            _PLAIN_SCRIPT,
+            "sagebox-instance",
+            str(memory_kib),
+            *command,
+        ], False
+    unshare = ["unshare"]
+    if mode == "user":
+        unshare += ["--user", "--map-root-user"]
+    unshare += ["--mount", "--propagation", "private"]
+    if network_isolation:
+        unshare.append("--net")
+    argv = [*unshare, "--", "/bin/sh", "-c", _MOUNT_SCRIPT, "sagebox-instance"]
+    return [*argv, str(instance_root), str(memory_kib), *command], True

@@ -1,0 +1,100 @@
+"""What an executor needs to run a job: typed, immutable, serialisable to the job directory.
+
+The control plane builds a :class:`JobSpec` from a validated API request; the
+supervisor process reads it back from ``<job dir>/spec.json``. Paths inside a spec are
+container paths (``/opt/ml/...``); the executor maps them onto each instance's folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+CONTAINER_ROOT = "/opt/ml"
+
+Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
+UploadMode = Literal["EndOfJob", "Continuous"]
+
+
+@dataclass(frozen=True)
+class InputChannel:
+    """S3 objects staged onto each instance before the program starts (File mode)."""
+
+    name: str
+    s3_uri: str
+    container_path: str
+    distribution: Distribution = "FullyReplicated"
+    data_type: Literal["S3Prefix", "ManifestFile"] = "S3Prefix"
+
+
+@dataclass(frozen=True)
+class OutputChannel:
+    """A container folder uploaded to S3 at the end of the job, or continuously."""
+
+    name: str
+    container_path: str
+    s3_uri: str
+    upload_mode: UploadMode = "EndOfJob"
+
+
+@dataclass(frozen=True)
+class MetricDefinition:
+    name: str
+    regex: str
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    kind: str  # metadata-store kind, e.g. "processing-job"
+    name: str
+    arn: str
+    home: str
+    role_arn: str
+    instance_type: str
+    instance_count: int
+    command: tuple[str, ...]
+    reporter: str  # "module:Class" of the JobReporter that records what happens
+    environment: dict[str, str] = field(default_factory=dict)
+    inputs: tuple[InputChannel, ...] = ()
+    outputs: tuple[OutputChannel, ...] = ()
+    max_runtime_seconds: int | None = None
+    metric_definitions: tuple[MetricDefinition, ...] = ()
+    # container path -> JSON document written there before the program starts
+    config_files: dict[str, Any] = field(default_factory=dict)
+    network_isolation: bool = False
+    stop_grace_seconds: float = 30.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        data = json.loads(text)
+        data["command"] = tuple(data["command"])
+        data["inputs"] = tuple(InputChannel(**i) for i in data["inputs"])
+        data["outputs"] = tuple(OutputChannel(**o) for o in data["outputs"])
+        data["metric_definitions"] = tuple(
+            MetricDefinition(**m) for m in data["metric_definitions"]
+        )
+        return cls(**data)
+
+    def host_names(self) -> list[str]:
+        return [f"algo-{i + 1}" for i in range(self.instance_count)]
+
+
+def job_dir(home: Path, kind: str, name: str) -> Path:
+    """Where a job's working files live while it runs."""
+    return home / "jobs" / kind / name
+
+
+def log_dir(home: Path, kind: str, name: str) -> Path:
+    """Where a job's log streams live; kept after the job ends."""
+    return home / "logs" / kind / name
+
+
+def host_path(instance_root: Path, container_path: str) -> Path:
+    """Map a container path under /opt/ml onto an instance's folder."""
+    relative = Path(container_path).relative_to(CONTAINER_ROOT)
+    return instance_root / relative

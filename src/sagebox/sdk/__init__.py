@@ -1,0 +1,1 @@
+"""Pythonic classes in the spirit of the SageMaker Python SDK, built on the control plane."""

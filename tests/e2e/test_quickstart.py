@@ -1,0 +1,40 @@
+"""The quickstart, as `make quickstart` runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sagebox.runtime.processes import namespace_mode
+
+
+@pytest.mark.skipif(namespace_mode() is None, reason="the quickstart script uses /opt/ml paths")
+def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
+    env = {**os.environ, "DO_NOT_TRACK": "1"}
+    home = tmp_path / "qs"
+    result = subprocess.run(
+        [sys.executable, "-m", "sagebox.cli.app", "quickstart", "--home", str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "uploaded 1000 applications" in out
+    assert "[algo-1]" in out and "[algo-2]" in out
+    assert ": Completed" in out
+    rows = {}
+    for split in ("train", "validation", "test"):
+        files = sorted((home / "s3" / "sagebox-quickstart" / "prepared" / split).glob("*.csv"))
+        assert [f.name for f in files] == ["part-algo-1.csv", "part-algo-2.csv"]
+        lines = [line for f in files for line in f.read_text().splitlines()]
+        rows[split] = lines
+        defaults = sum(line.split(",")[0] == "1" for line in lines) / len(lines)
+        assert 0.27 <= defaults <= 0.33, (split, defaults)  # stratified: 30 % bad
+    assert len(rows["train"]) == 700
+    assert len(rows["validation"]) + len(rows["test"]) == 300
