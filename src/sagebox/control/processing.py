@@ -160,12 +160,12 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     ctx.executor.check_fits(count)
 
     arn = ctx.home.arn("sagemaker", f"processing-job/{name.lower()}")
-    now = jobs.now_iso()
+    now = ctx.now()  # one instant for the document and the store's CreationTime column
     document = {
         **jobs.jsonable({k: v for k, v in request.items() if k != "Tags"}),
         "ProcessingJobArn": arn,
         "ProcessingJobStatus": "InProgress",
-        "CreationTime": now,
+        "CreationTime": now.isoformat(),
     }
     max_runtime = request.get("StoppingCondition", {}).get("MaxRuntimeInSeconds")
     spec = JobSpec(
@@ -188,7 +188,7 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         ),
         stop_grace_seconds=ctx.home.config.stop_grace_seconds,
     )
-    ctx.home.metadata.create(PROCESSING.kind, name, arn, "InProgress", document)
+    ctx.home.metadata.create(PROCESSING.kind, name, arn, "InProgress", document, creation_time=now)
     if request.get("Tags"):
         ctx.home.metadata.set_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
     ctx.executor.submit(spec)

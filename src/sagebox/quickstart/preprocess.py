@@ -56,7 +56,7 @@ def main() -> None:
         folder = OUTPUT / split
         folder.mkdir(parents=True, exist_ok=True)
         part.to_csv(folder / f"part-{host}.csv", header=False, index=False)
-        print(f"{host}: wrote {len(part)} rows to {split}/part-{host}.csv")
+        print(f"wrote {len(part)} rows to {split}/part-{host}.csv")
     if host == hosts[0]:
         (OUTPUT / "train" / "columns.json").write_text(json.dumps(list(data.columns)))
 
