@@ -9,10 +9,14 @@ table; inner code only raises.
     +-- ResourceNotFound           ResourceNotFound
     |   +-- NoSuchBucket           NoSuchBucket
     |   +-- NoSuchKey              NoSuchKey
+    |   +-- NoSuchEntity           NoSuchEntity (IAM)
     +-- ResourceInUse              ResourceInUse
     |   +-- BucketAlreadyOwnedByYou
     |   +-- BucketNotEmpty
+    |   +-- EntityAlreadyExists    EntityAlreadyExists (IAM)
+    |   +-- DeleteConflict         DeleteConflict (IAM)
     +-- ResourceLimitExceeded      ResourceLimitExceeded
+    |   +-- LimitExceeded          LimitExceeded (IAM)
     +-- ThrottlingError            ThrottlingException
     +-- AccessDenied               AccessDeniedException
     +-- ConflictError              ConflictException
@@ -57,6 +61,11 @@ class NoSuchKey(ResourceNotFound):
     http_status = 404
 
 
+class NoSuchEntity(ResourceNotFound):
+    code = "NoSuchEntity"
+    http_status = 404
+
+
 class ResourceInUse(SageboxError):
     code = "ResourceInUse"
     http_status = 400
@@ -72,9 +81,24 @@ class BucketNotEmpty(ResourceInUse):
     http_status = 409
 
 
+class EntityAlreadyExists(ResourceInUse):
+    code = "EntityAlreadyExists"
+    http_status = 409
+
+
+class DeleteConflict(ResourceInUse):
+    code = "DeleteConflict"
+    http_status = 409
+
+
 class ResourceLimitExceeded(SageboxError):
     code = "ResourceLimitExceeded"
     http_status = 400
+
+
+class LimitExceeded(ResourceLimitExceeded):
+    code = "LimitExceeded"
+    http_status = 409
 
 
 class ThrottlingError(SageboxError):

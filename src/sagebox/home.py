@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 DEFAULT_REGION = "us-east-1"
 CONFIG_FILE = "config.json"
+GLOBAL_SERVICES = frozenset({"iam", "sts"})
 
 
 def default_home_path() -> Path:
@@ -191,8 +192,12 @@ class Home:
         return open_object_store(self.objects_url)
 
     def arn(self, service: str, resource: str) -> str:
-        """The ARN of ``resource`` (e.g. ``processing-job/name``) in this home's account."""
-        return f"arn:aws:{service}:{self.region}:{self.account_id}:{resource}"
+        """The ARN of ``resource`` (e.g. ``processing-job/name``) in this home's account.
+
+        IAM and STS are global services: their ARNs have no region.
+        """
+        region = "" if service in GLOBAL_SERVICES else self.region
+        return f"arn:aws:{service}:{region}:{self.account_id}:{resource}"
 
     def __repr__(self) -> str:
         return f"Home({str(self.path)!r}, account={self.account_id}, region={self.region})"

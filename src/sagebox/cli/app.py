@@ -80,6 +80,35 @@ def logs(
 
 @app.command()
 @aws_errors()
+def server(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8642,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option("--allow-host", help="Another Host header to answer to (repeatable)."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Serve the AWS APIs over HTTP (boto3.client("sagemaker", endpoint_url=...))."""
+    import uvicorn
+
+    from sagebox.api.app import build_app
+    from sagebox.session import Session
+
+    session = Session(home)  # opens the home and reconciles jobs
+    hosts = (host, *(allow_host or ()))
+    app = build_app(session.home, allowed_hosts=hosts)
+    typer.echo(f"sagebox server for {session.home.path} on http://{host}:{port}")
+    typer.echo(
+        f"  boto3: endpoint_url='http://{host}:{port}', "
+        f"AWS_SHARED_CREDENTIALS_FILE={session.home.credentials_path}, "
+        f"region {session.home.region}"
+    )
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@app.command()
+@aws_errors()
 def quickstart(home: HomeOption = None) -> None:
     """Run the loan-default quickstart: upload German credit data, clean and split it."""
     from sagebox.quickstart.run import run

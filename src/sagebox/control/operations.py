@@ -9,6 +9,7 @@ Handlers are imported lazily, on first call.
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,9 @@ class Operation:
     name: str
     handler: str  # "module:function"
     resource: str
+    # False for the few operations AWS answers for any authenticated caller
+    # (sts:GetCallerIdentity needs no permission).
+    authorized: bool = True
 
     @property
     def action(self) -> str:
@@ -41,6 +45,44 @@ def _sm(name: str, handler: str, resource: str) -> Operation:
     return Operation("sagemaker", name, handler, resource)
 
 
+def _iam(name: str, handler: str, resource: str) -> Operation:
+    return Operation("iam", name, handler, resource)
+
+
+def _per_entity(template: str, noun: str, resource: str) -> tuple[Operation, ...]:
+    """One operation per entity kind: ``Attach{Kind}Policy`` for User, Group and Role."""
+    kinds = {"user": "User", "group": "Group", "role": "Role"}
+    title = kinds[noun]
+    name = template.format(Kind=title)
+    function = "_".join(p.lower() for p in _split_camel(name))
+    return (_iam(name, f"iam_policies:{function}", resource.format(noun=noun, Kind=title)),)
+
+
+def _split_camel(name: str) -> list[str]:
+    return re.findall(r"[A-Z][a-z]*", name)
+
+
+_ENTITY_POLICY_OPS = tuple(
+    op
+    for noun in ("user", "group", "role")
+    for template in (
+        "Attach{Kind}Policy",
+        "Detach{Kind}Policy",
+        "ListAttached{Kind}Policies",
+        "Put{Kind}Policy",
+        "Get{Kind}Policy",
+        "Delete{Kind}Policy",
+        "List{Kind}Policies",
+    )
+    for op in _per_entity(template, noun, "{noun}/{{{Kind}Name}}")
+) + tuple(
+    op
+    for noun in ("user", "role")
+    for template in ("Put{Kind}PermissionsBoundary", "Delete{Kind}PermissionsBoundary")
+    for op in _per_entity(template, noun, "{noun}/{{{Kind}Name}}")
+)
+
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (op.service, op.name): op
     for op in (
@@ -51,5 +93,33 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _sm("AddTags", "tags:add_tags", "{ResourceArn}"),
         _sm("ListTags", "tags:list_tags", "{ResourceArn}"),
         _sm("DeleteTags", "tags:delete_tags", "{ResourceArn}"),
+        _iam("CreateUser", "iam_entities:create_user", "user/{UserName}"),
+        _iam("GetUser", "iam_entities:get_user", "user/{UserName}"),
+        _iam("ListUsers", "iam_entities:list_users", "*"),
+        _iam("DeleteUser", "iam_entities:delete_user", "user/{UserName}"),
+        _iam("CreateGroup", "iam_entities:create_group", "group/{GroupName}"),
+        _iam("GetGroup", "iam_entities:get_group", "group/{GroupName}"),
+        _iam("ListGroups", "iam_entities:list_groups", "*"),
+        _iam("DeleteGroup", "iam_entities:delete_group", "group/{GroupName}"),
+        _iam("AddUserToGroup", "iam_entities:add_user_to_group", "group/{GroupName}"),
+        _iam("RemoveUserFromGroup", "iam_entities:remove_user_from_group", "group/{GroupName}"),
+        _iam("ListGroupsForUser", "iam_entities:list_groups_for_user", "user/{UserName}"),
+        _iam("CreateRole", "iam_entities:create_role", "role/{RoleName}"),
+        _iam("GetRole", "iam_entities:get_role", "role/{RoleName}"),
+        _iam("ListRoles", "iam_entities:list_roles", "*"),
+        _iam("DeleteRole", "iam_entities:delete_role", "role/{RoleName}"),
+        _iam("UpdateAssumeRolePolicy", "iam_entities:update_assume_role_policy", "role/{RoleName}"),
+        _iam("CreatePolicy", "iam_policies:create_policy", "policy/{PolicyName}"),
+        _iam("GetPolicy", "iam_policies:get_policy", "{PolicyArn}"),
+        _iam("GetPolicyVersion", "iam_policies:get_policy_version", "{PolicyArn}"),
+        _iam("ListPolicies", "iam_policies:list_policies", "*"),
+        _iam("DeletePolicy", "iam_policies:delete_policy", "{PolicyArn}"),
+        _iam("CreateAccessKey", "iam_keys:create_access_key", "user/{UserName}"),
+        _iam("ListAccessKeys", "iam_keys:list_access_keys", "user/{UserName}"),
+        _iam("UpdateAccessKey", "iam_keys:update_access_key", "user/{UserName}"),
+        _iam("DeleteAccessKey", "iam_keys:delete_access_key", "user/{UserName}"),
+        *_ENTITY_POLICY_OPS,
+        Operation("sts", "AssumeRole", "sts:assume_role", "{RoleArn}"),
+        Operation("sts", "GetCallerIdentity", "sts:get_caller_identity", "*", authorized=False),
     )
 }

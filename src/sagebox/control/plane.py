@@ -8,11 +8,13 @@ client.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from sagebox.control import shapes
-from sagebox.control.authorize import Authorizer, Principal, RootOnlyAuthorizer
+from sagebox.control.authorize import Authorizer, Principal
+from sagebox.control.authorizer import PolicyAuthorizer
 from sagebox.control.context import Context
 from sagebox.control.operations import OPERATIONS, Operation
 from sagebox.errors import UnknownOperation, ValidationError
@@ -26,7 +28,7 @@ class ControlPlane:
     def __init__(self, home: Home, authorizer: Authorizer | None = None) -> None:
         self.home = home
         self.executor = LocalExecutor(home)
-        self.authorizer = authorizer or RootOnlyAuthorizer(home.account_id)
+        self.authorizer = authorizer or PolicyAuthorizer(home)
         self.root = Principal(home.root_arn, home.account_id)
 
     def call(
@@ -36,12 +38,16 @@ class ControlPlane:
         *,
         service: str = "sagemaker",
         principal: Principal | None = None,
+        context_keys: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Run one AWS operation and return its response in the service model's shape."""
         op = self._lookup(service, operation)
-        request = shapes.validate_input(service, operation, params or {})
         caller = principal or self.root
-        self.authorizer.authorize(caller, op.action, self._resource_arn(op, request), {})
+        raw = dict(params or {})
+        if op.authorized:  # before validation, as AWS does: no probing without permission
+            keys = {"sagebox:request_id": str(uuid.uuid4()), **(context_keys or {})}
+            self.authorizer.authorize(caller, op.action, self._resource_arn(op, raw), keys)
+        request = shapes.validate_input(service, operation, raw)
         context = Context(self.home, self.executor, caller)
         result = op.load()(context, request)
         return shapes.shape_output(service, operation, result)
@@ -61,10 +67,14 @@ class ControlPlane:
         if op.resource == "*":
             return "*"
         if op.resource.startswith("{") and op.resource.endswith("}"):
-            return str(request[op.resource[1:-1]])
-        # SageMaker writes resource names in ARNs in lower case.
-        names = {k: str(v).lower() for k, v in request.items() if isinstance(v, str)}
-        return self.home.arn(op.service, op.resource.format(**names))
+            return str(request.get(op.resource[1:-1], "*"))
+        names = {k: v for k, v in request.items() if isinstance(v, str)}
+        if op.service == "sagemaker":  # SageMaker writes names in ARNs in lower case
+            names = {k: v.lower() for k, v in names.items()}
+        try:
+            return self.home.arn(op.service, op.resource.format(**names))
+        except KeyError:  # an optional name left out (GetUser of the caller)
+            return "*"
 
     def __getattr__(self, name: str) -> Callable[..., dict[str, Any]]:
         if name.startswith("_"):

@@ -1,0 +1,69 @@
+"""The audit log: one JSON line per authorization decision, in the spirit of CloudTrail.
+
+Lines go to ``<home>/logs/audit/<YYYY-MM-DD>.jsonl`` (UTC days): time, principal,
+action, resource, source IP, decision, the deciding statement and the request id.
+Writes are appended with one ``write`` call per line, so concurrent processes never
+interleave within a line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    eventTime: str
+    principal: str
+    action: str
+    resource: str
+    sourceIp: str | None
+    decision: str
+    statement: dict[str, Any] | None
+    requestId: str
+
+
+class AuditLog:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def write(self, event: AuditEvent) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        day = event.eventTime[:10]
+        line = (json.dumps(asdict(event), separators=(",", ":")) + "\n").encode()
+        fd = os.open(self.folder / f"{day}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+
+    def read(self, since: datetime | None = None) -> Iterator[AuditEvent]:
+        """Events in time order, from ``since`` (default: everything)."""
+        if not self.folder.is_dir():
+            return
+        first_day = since.strftime("%Y-%m-%d") if since else ""
+        for path in sorted(self.folder.glob("*.jsonl")):
+            if path.stem < first_day:
+                continue
+            with path.open() as handle:
+                for line in handle:
+                    if not line.strip():
+                        continue
+                    event = AuditEvent(**json.loads(line))
+                    if since is None or datetime.fromisoformat(event.eventTime) >= since:
+                        yield event
+
+
+def parse_since(text: str) -> datetime:
+    """``7d``, ``12h``, ``30m`` or an ISO-8601 time."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return datetime.now(UTC) - timedelta(**{units[text[-1]]: int(text[:-1])})
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
