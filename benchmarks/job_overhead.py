@@ -63,7 +63,7 @@ def sagebox_job(session: object, index: int) -> tuple[float, float]:
     objects.put_object("bench", f"code/{name}/script.py", SCRIPT.encode())
     request = {
         "ProcessingJobName": name,
-        "RoleArn": f"arn:aws:iam::{session.account_id}:role/Bench",
+        "RoleArn": session.get_execution_role(),
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": 1,

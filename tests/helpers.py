@@ -9,7 +9,7 @@ from typing import Any
 from sagebox.session import Session
 
 CODE = "/opt/ml/processing/input/code"
-ROLE = "arn:aws:iam::123456789012:role/TestRole"
+ROLE = "arn:aws:iam::123456789012:role/TestRole"  # a role in no home: for refusals
 
 
 def put_script(session: Session, name: str, source: str, bucket: str = "code") -> str:
@@ -34,7 +34,7 @@ def job_request(
     code = put_script(session, name, source)
     request: dict[str, Any] = {
         "ProcessingJobName": name,
-        "RoleArn": ROLE,
+        "RoleArn": session.get_execution_role(),
         "ProcessingResources": {
             "ClusterConfig": {
                 "InstanceCount": instance_count,

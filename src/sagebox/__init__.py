@@ -8,10 +8,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Session", "__version__"]
+__all__ = ["Session", "__version__", "get_execution_role"]
 
 if TYPE_CHECKING:
     from sagebox.session import Session
+
+
+def get_execution_role(session: Session | None = None) -> str:
+    """The default execution role's ARN, as ``sagemaker.get_execution_role()`` gives it."""
+    from sagebox.session import Session
+
+    return (session or Session()).get_execution_role()
 
 
 def __getattr__(name: str) -> Any:

@@ -9,6 +9,7 @@ table; inner code only raises.
     +-- ResourceNotFound           ResourceNotFound
     |   +-- NoSuchBucket           NoSuchBucket
     |   +-- NoSuchKey              NoSuchKey
+    |   +-- NoSuchBucketPolicy     NoSuchBucketPolicy
     |   +-- NoSuchEntity           NoSuchEntity (IAM)
     +-- ResourceInUse              ResourceInUse
     |   +-- BucketAlreadyOwnedByYou
@@ -58,6 +59,11 @@ class NoSuchBucket(ResourceNotFound):
 
 class NoSuchKey(ResourceNotFound):
     code = "NoSuchKey"
+    http_status = 404
+
+
+class NoSuchBucketPolicy(ResourceNotFound):
+    code = "NoSuchBucketPolicy"
     http_status = 404
 
 

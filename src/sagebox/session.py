@@ -62,6 +62,57 @@ class Session:
         self._default_bucket = name
         return name
 
+    def get_execution_role(self, name: str = "SageboxExecutionRole") -> str:
+        """The ARN of an execution role SageMaker may assume, made on first use.
+
+        Like ``sagemaker.get_execution_role()``: the role trusts
+        ``sagemaker.amazonaws.com`` and may read and write S3 in this home. Create a
+        narrower role through IAM (``boto3.client("iam", endpoint_url=...)``) for real
+        least privilege.
+        """
+        import json
+
+        from sagebox.errors import EntityAlreadyExists
+
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        access = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Sid": "ObjectStorage", "Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+            ],
+        }
+        try:
+            role = self.control.call(
+                "CreateRole",
+                {
+                    "RoleName": name,
+                    "AssumeRolePolicyDocument": json.dumps(trust),
+                    "Description": "sagebox's default execution role",
+                },
+                service="iam",
+            )["Role"]
+            self.control.call(
+                "PutRolePolicy",
+                {
+                    "RoleName": name,
+                    "PolicyName": "SageboxExecutionAccess",
+                    "PolicyDocument": json.dumps(access),
+                },
+                service="iam",
+            )
+        except EntityAlreadyExists:
+            role = self.control.call("GetRole", {"RoleName": name}, service="iam")["Role"]
+        return str(role["Arn"])
+
     def upload_data(
         self, path: str | Path, bucket: str | None = None, key_prefix: str = "data"
     ) -> str:

@@ -100,6 +100,7 @@ def test_every_operation_is_authorized_first(session: Session) -> None:
     job_arn = session.home.arn("sagemaker", "processing-job/authorized-job")
     assert recorder.calls == [
         (root, "sagemaker:CreateProcessingJob", job_arn),
+        (root, "iam:PassRole", session.get_execution_role()),
         (root, "sagemaker:DescribeProcessingJob", job_arn),
         (root, "sagemaker:ListProcessingJobs", "*"),
         (root, "sagemaker:ListTags", arn),

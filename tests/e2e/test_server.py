@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from sagebox.api.app import SERVED_SERVICES
 from sagebox.control.operations import OPERATIONS
 from tests.e2e.conftest import RunningServer
 from tests.helpers import ROLE, job_request
@@ -117,6 +118,8 @@ def test_route_walk_a_user_without_policy_is_refused_everything(server: RunningS
             assert not op.authorized
             continue
         assert op.authorized, f"{service}:{operation} is not authorized"
+        if service not in SERVED_SERVICES:
+            continue
         client = clients.setdefault(
             service, server.client(service, key_id, secret, parameter_validation=False)
         )

@@ -36,6 +36,7 @@ def test_sklearn_processor_example(
     session: Session, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # --- as in the SageMaker SDK docs, with sagebox imports ---
+    import sagebox
     from sagebox.sdk.processing import ProcessingInput, ProcessingOutput, SKLearnProcessor
 
     data = tmp_path / "applications.csv"
@@ -46,7 +47,7 @@ def test_sklearn_processor_example(
 
     sklearn_processor = SKLearnProcessor(
         framework_version="1.2-1",
-        role="arn:aws:iam::123456789012:role/SageMakerRole",
+        role=sagebox.get_execution_role(session),
         instance_type="ml.m5.xlarge",
         instance_count=1,
         sagemaker_session=session,
@@ -81,7 +82,7 @@ def test_failed_job_raises_with_its_reason(session: Session, tmp_path: Path) -> 
     code = tmp_path / "broken.py"
     code.write_text("import pandas as pd\npd.read_csv('/opt/ml/processing/input/none.csv')\n")
     processor = ScriptProcessor(
-        role="arn:aws:iam::123456789012:role/R",
+        role=session.get_execution_role(),
         image_uri="sagebox/sklearn",
         command=["python3"],
         instance_count=1,

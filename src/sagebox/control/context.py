@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sagebox.control.authorize import Principal
+from sagebox.control.authorize import Authorizer, Principal
 from sagebox.home import Home
 from sagebox.runtime.local import LocalExecutor
 
@@ -16,6 +16,7 @@ class Context:
     home: Home
     executor: LocalExecutor
     principal: Principal
+    authorizer: Authorizer
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
     @staticmethod

@@ -119,6 +119,13 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _iam("UpdateAccessKey", "iam_keys:update_access_key", "user/{UserName}"),
         _iam("DeleteAccessKey", "iam_keys:delete_access_key", "user/{UserName}"),
         *_ENTITY_POLICY_OPS,
+        _iam("SimulateCustomPolicy", "iam_simulate:simulate_custom_policy", "*"),
+        _iam(
+            "SimulatePrincipalPolicy", "iam_simulate:simulate_principal_policy", "{PolicySourceArn}"
+        ),
+        Operation("s3", "PutBucketPolicy", "bucket_policy:put", "arn:aws:s3:::{Bucket}"),
+        Operation("s3", "GetBucketPolicy", "bucket_policy:get", "arn:aws:s3:::{Bucket}"),
+        Operation("s3", "DeleteBucketPolicy", "bucket_policy:delete", "arn:aws:s3:::{Bucket}"),
         Operation("sts", "AssumeRole", "sts:assume_role", "{RoleArn}"),
         Operation("sts", "GetCallerIdentity", "sts:get_caller_identity", "*", authorized=False),
     )

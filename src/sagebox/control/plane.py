@@ -48,7 +48,7 @@ class ControlPlane:
             keys = {"sagebox:request_id": str(uuid.uuid4()), **(context_keys or {})}
             self.authorizer.authorize(caller, op.action, self._resource_arn(op, raw), keys)
         request = shapes.validate_input(service, operation, raw)
-        context = Context(self.home, self.executor, caller)
+        context = Context(self.home, self.executor, caller, self.authorizer)
         result = op.load()(context, request)
         return shapes.shape_output(service, operation, result)
 
@@ -72,6 +72,8 @@ class ControlPlane:
         if op.service == "sagemaker":  # SageMaker writes names in ARNs in lower case
             names = {k: v.lower() for k, v in names.items()}
         try:
+            if op.resource.startswith("arn:"):  # S3 ARNs name no region or account
+                return op.resource.format(**names)
             return self.home.arn(op.service, op.resource.format(**names))
         except KeyError:  # an optional name left out (GetUser of the caller)
             return "*"

@@ -13,6 +13,7 @@ from typing import Any
 
 from sagebox.control import jobs
 from sagebox.control.context import Context
+from sagebox.control.execution_role import check_execution_role
 from sagebox.errors import ValidationError
 from sagebox.home import Home
 from sagebox.runtime.images import resolve_image
@@ -158,6 +159,7 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     command = _command(request)
     count = int(resources["InstanceCount"])
     ctx.executor.check_fits(count)
+    check_execution_role(ctx, request["RoleArn"])
 
     arn = ctx.home.arn("sagemaker", f"processing-job/{name.lower()}")
     now = ctx.now()  # one instant for the document and the store's CreationTime column
@@ -178,6 +180,7 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         instance_count=count,
         command=command,
         reporter="sagebox.control.processing:reporter",
+        access="sagebox.control.job_access:role_objects",
         environment=dict(request.get("Environment", {})),
         inputs=inputs,
         outputs=outputs,

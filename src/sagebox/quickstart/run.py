@@ -58,7 +58,7 @@ def run(home_path: Path) -> None:
     )
     print(f"uploaded {len(rows)} applications to s3://{BUCKET}/raw/ (2 parts)")
 
-    role = f"arn:aws:iam::{home.account_id}:role/SageboxQuickstartRole"
+    role = session.get_execution_role()
     processor = SKLearnProcessor(
         framework_version="1.2-1",
         role=role,

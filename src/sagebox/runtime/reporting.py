@@ -11,7 +11,7 @@ import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from sagebox.home import Home
@@ -47,9 +47,14 @@ class ReporterFactory(Protocol):
     def __call__(self, home: Home, spec: JobSpec) -> JobReporter: ...
 
 
-def load_reporter(path: str) -> ReporterFactory:
+def load_factory(path: str) -> Any:
+    """The object named by ``package.module:attribute``."""
     module_name, _, attr = path.partition(":")
-    factory: ReporterFactory = getattr(importlib.import_module(module_name), attr)
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def load_reporter(path: str) -> ReporterFactory:
+    factory: ReporterFactory = load_factory(path)
     return factory
 
 

@@ -56,6 +56,9 @@ class JobSpec:
     instance_count: int
     command: tuple[str, ...]
     reporter: str  # "module:Class" of the JobReporter that records what happens
+    # "module:function" giving the ObjectStore the job sees (its role's permissions);
+    # None: the home's store unrestricted
+    access: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     inputs: tuple[InputChannel, ...] = ()
     outputs: tuple[OutputChannel, ...] = ()

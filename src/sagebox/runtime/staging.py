@@ -118,6 +118,12 @@ def upload_output(
                     continue
                 seen[relative] = state
             key = f"{base}/{relative}" if base else relative
-            store.put_object(uri.bucket, key, path)
+            try:
+                store.put_object(uri.bucket, key, path)
+            except SageboxError as exc:
+                raise StagingError(
+                    f"Could not upload output '{channel.name}' to s3://{uri.bucket}/{key}: "
+                    f"{exc.message}"
+                ) from None
             uploaded += 1
     return uploaded

@@ -29,7 +29,7 @@ from sagebox.home import Home
 from sagebox.runtime import failures
 from sagebox.runtime.instance_types import instance_profile
 from sagebox.runtime.processes import wrap_instance_command
-from sagebox.runtime.reporting import BackgroundReporter, Outcome
+from sagebox.runtime.reporting import BackgroundReporter, Outcome, load_factory
 from sagebox.runtime.spec import CONTAINER_ROOT, JobSpec, host_path, log_dir
 from sagebox.runtime.staging import (
     StagingError,
@@ -63,6 +63,7 @@ class Supervisor:
         self.spec = spec
         self.job_dir = job_dir
         self.reporter = BackgroundReporter(spec.reporter, home, spec)
+        self.objects = load_factory(spec.access)(home, spec) if spec.access else home.objects
         self.profile = instance_profile(spec.instance_type)
         self.instances: list[Instance] = []
         self.stop_reason: str | None = None
@@ -97,24 +98,27 @@ class Supervisor:
         self._flush_metrics()
         if outcome.status == "Completed":
             self.reporter.secondary_status("Uploading", "Uploading output data")
-            for instance in self.instances:
-                for channel in self.spec.outputs:
-                    seen = self._continuous_seen.get((instance.host, channel.name))
-                    upload_output(self.home.objects, channel, instance.root, seen)
+            try:
+                for instance in self.instances:
+                    for channel in self.spec.outputs:
+                        seen = self._continuous_seen.get((instance.host, channel.name))
+                        upload_output(self.objects, channel, instance.root, seen)
+            except StagingError as exc:
+                return Outcome("Failed", f"ClientError: {exc}")
         return outcome
 
     def _prepare_instances(self) -> None:
         logs = log_dir(self.home.path, self.spec.kind, self.spec.name)
         logs.mkdir(parents=True, exist_ok=True)
         hosts = self.spec.host_names()
-        channel_keys = [list_channel_keys(self.home.objects, ch) for ch in self.spec.inputs]
+        channel_keys = [list_channel_keys(self.objects, ch) for ch in self.spec.inputs]
         for index, host in enumerate(hosts):
             root = self.job_dir / host
             root.mkdir(parents=True, exist_ok=True)
             self.instances.append(Instance(host, root, logs / f"{host}.log"))
             for channel, (bucket, keys) in zip(self.spec.inputs, channel_keys, strict=True):
                 mine = shard(keys, channel, index, len(hosts))
-                stage_input(self.home.objects, channel, bucket, mine, root)
+                stage_input(self.objects, channel, bucket, mine, root)
             for output in self.spec.outputs:
                 host_path(root, output.container_path).mkdir(parents=True, exist_ok=True)
             resource = {"current_host": host, "hosts": hosts, "network_interface_name": "lo"}
@@ -305,7 +309,10 @@ class Supervisor:
             for channel in self.spec.outputs:
                 if channel.upload_mode == "Continuous":
                     seen = self._continuous_seen.setdefault((instance.host, channel.name), {})
-                    upload_output(self.home.objects, channel, instance.root, seen)
+                    try:
+                        upload_output(self.objects, channel, instance.root, seen)
+                    except StagingError as exc:  # reported again by the final upload
+                        print(f"sagebox: continuous upload failed: {exc}", file=sys.stderr)
 
     # ---- stopping -------------------------------------------------------------------
     def _on_sigterm(self, _signum: int, _frame: object) -> None:
