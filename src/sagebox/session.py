@@ -6,12 +6,15 @@ import contextlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagebox.control import ControlPlane
 from sagebox.errors import BucketAlreadyOwnedByYou, ValidationError
 from sagebox.home import Home
-from sagebox.store.objects import parse_s3_uri
+from sagebox.store.objects import ObjectStore, parse_s3_uri
+
+if TYPE_CHECKING:
+    from sagebox.remote import RemoteControlPlane
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -29,36 +32,73 @@ class Session:
         home: str | Path | Home | None = None,
         *,
         endpoint_url: str | None = None,
+        profile: str | None = None,
+        region: str | None = None,
+        objects_url: str | None = None,
         default_bucket: str | None = None,
     ) -> None:
-        if endpoint_url is not None:
-            raise ValidationError(
-                "Remote sessions (endpoint_url) need 'sagebox server', which is not part of "
-                "this release yet. Use Session(home=...) to run the control plane in-process."
-            )
-        self.home = home if isinstance(home, Home) else Home.open(home)
-        self.control = ControlPlane(self.home)
-        self.control.reconcile()
         self._default_bucket = default_bucket
+        self._objects: ObjectStore | None = None
+        self.home: Home | None
+        self.control: ControlPlane | RemoteControlPlane
+        if endpoint_url is not None:
+            # Remote: every operation is a SigV4-signed request to `sagebox server`.
+            from sagebox.remote import RemoteControlPlane
+
+            self.home = None
+            self.control = RemoteControlPlane(endpoint_url, profile=profile, region=region)
+            self._region = self.control.region
+            self._account = self.control.caller_arn().split(":")[4]
+            if objects_url:
+                from sagebox.store.objects import open_object_store
+
+                self._objects = open_object_store(objects_url)
+            return
+        self.home = home if isinstance(home, Home) else Home.open(home)
+        local = ControlPlane(self.home)
+        local.reconcile()
+        self.control = local
+        self._region, self._account = self.home.region, self.home.account_id
+        self._objects = self.home.objects
 
     @property
-    def sagemaker_client(self) -> ControlPlane:
+    def objects(self) -> ObjectStore:
+        """The object store: the home's, or for a remote session the one at ``objects_url``."""
+        if self._objects is None:
+            raise ValidationError(
+                "This remote session has no object store. Pass objects_url= (the S3-compatible "
+                "store the server uses, e.g. 's3+http://minio:9000'); the server does not "
+                "serve S3's API itself yet."
+            )
+        return self._objects
+
+    def local_home(self) -> Home:
+        """The home of an embedded session (job logs are read from it)."""
+        if self.home is None:
+            raise ValidationError(
+                "Job logs are read from the home's folder; a remote session has none. Use "
+                "'sagebox logs' on the server's machine."
+            )
+        return self.home
+
+    @property
+    def sagemaker_client(self) -> ControlPlane | RemoteControlPlane:
         """Operations in boto3's shape, e.g. ``sagemaker_client.describe_processing_job(...)``."""
         return self.control
 
     @property
     def region_name(self) -> str:
-        return self.home.region
+        return self._region
 
     @property
     def account_id(self) -> str:
-        return self.home.account_id
+        return self._account
 
     def default_bucket(self) -> str:
         """``sagemaker-<region>-<account>``, created on first use, as the SageMaker SDK does."""
         name = self._default_bucket or f"sagemaker-{self.region_name}-{self.account_id}"
         with contextlib.suppress(BucketAlreadyOwnedByYou):
-            self.home.objects.create_bucket(name)
+            self.objects.create_bucket(name)
         self._default_bucket = name
         return name
 
@@ -123,12 +163,12 @@ class Session:
         if source.is_dir():
             for file in sorted(p for p in source.rglob("*") if p.is_file()):
                 key = f"{prefix}/{file.relative_to(source).as_posix()}".lstrip("/")
-                self.home.objects.put_object(bucket, key, file)
+                self.objects.put_object(bucket, key, file)
             return f"s3://{bucket}/{prefix}"
         if not source.is_file():
             raise ValidationError(f"Cannot upload {str(source)!r}: no such file or folder.")
         key = f"{prefix}/{source.name}".lstrip("/")
-        self.home.objects.put_object(bucket, key, source)
+        self.objects.put_object(bucket, key, source)
         return f"s3://{bucket}/{key}"
 
     def download_data(self, path: str | Path, s3_uri: str) -> list[Path]:
@@ -137,9 +177,9 @@ class Session:
         target = Path(path)
         written = []
         base = uri.key.rsplit("/", 1)[0] + "/" if "/" in uri.key else ""
-        for info in self.home.objects.iter_objects(uri.bucket, uri.key):
+        for info in self.objects.iter_objects(uri.bucket, uri.key):
             destination = target / info.key[len(base) :]
-            self.home.objects.download_file(uri.bucket, info.key, destination)
+            self.objects.download_file(uri.bucket, info.key, destination)
             written.append(destination)
         return written
 

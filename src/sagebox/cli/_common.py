@@ -20,6 +20,25 @@ HomeOption = Annotated[
         help="The sagebox home folder (default: $SAGEBOX_HOME or ~/.sagebox).",
     ),
 ]
+EndpointOption = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        envvar="SAGEBOX_ENDPOINT_URL",
+        help="A sagebox server "
+        "(e.g. http://127.0.0.1:8642); requests are SigV4-signed. Default: in-process "
+        "on --home.",
+    ),
+]
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "--profile",
+        envvar="AWS_PROFILE",
+        help="The credentials profile to sign "
+        "with (AWS_SHARED_CREDENTIALS_FILE / ~/.aws/credentials).",
+    ),
+]
 OutputFormat = Literal["json", "table"]
 OutputOption = Annotated[
     str, typer.Option("--output", "-o", help="How to print the result: json or table.")
@@ -49,9 +68,12 @@ def aws_errors(operation: str | None = None) -> Callable[[Callable[P, R]], Calla
     return decorate
 
 
-def session(home: Path | None) -> Any:
+def session(home: Path | None, endpoint_url: str | None = None, profile: str | None = None) -> Any:
+    """An in-process session on ``home``, or a signed remote one on ``endpoint_url``."""
     from sagebox.session import Session
 
+    if endpoint_url:
+        return Session(endpoint_url=endpoint_url, profile=profile)
     return Session(home)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from sagebox.cli import audit as audit_cli
 from sagebox.cli import processing as processing_cli
 from sagebox.cli import s3 as s3_cli
 from sagebox.cli._common import HomeOption, aws_errors
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
+app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
 
 
 @app.command()
@@ -97,12 +99,12 @@ def server(
 
     session = Session(home)  # opens the home and reconciles jobs
     hosts = (host, *(allow_host or ()))
-    app = build_app(session.home, allowed_hosts=hosts)
-    typer.echo(f"sagebox server for {session.home.path} on http://{host}:{port}")
+    local = session.local_home()
+    app = build_app(local, allowed_hosts=hosts)
+    typer.echo(f"sagebox server for {local.path} on http://{host}:{port}")
     typer.echo(
         f"  boto3: endpoint_url='http://{host}:{port}', "
-        f"AWS_SHARED_CREDENTIALS_FILE={session.home.credentials_path}, "
-        f"region {session.home.region}"
+        f"AWS_SHARED_CREDENTIALS_FILE={local.credentials_path}, region {local.region}"
     )
     uvicorn.run(app, host=host, port=port, log_level="warning")
 

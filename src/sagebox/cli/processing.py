@@ -9,8 +9,10 @@ from typing import Annotated, Any
 import typer
 
 from sagebox.cli._common import (
+    EndpointOption,
     HomeOption,
     OutputOption,
+    ProfileOption,
     aws_errors,
     check_output,
     load_spec,
@@ -136,6 +138,8 @@ def create(
         typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
     ] = False,
     home: HomeOption = None,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = "json",
 ) -> None:
     """Create a processing job from a spec file and/or flags."""
@@ -153,7 +157,7 @@ def create(
         output_data or [],
         max_runtime,
     )
-    s = session(home)
+    s = session(home, endpoint_url, profile)
     response = s.control.create_processing_job(**request)
     if wait:
         description = _wait_live(s, request["ProcessingJobName"])
@@ -198,11 +202,18 @@ def _show(data: dict[str, Any], fmt: str) -> None:
 def describe(
     name: Annotated[str, typer.Argument(help="ProcessingJobName.")],
     home: HomeOption = None,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = "json",
 ) -> None:
     """Describe a processing job."""
     fmt = check_output(output)
-    _show(session(home).control.describe_processing_job(ProcessingJobName=name), fmt)
+    _show(
+        session(home, endpoint_url, profile).control.describe_processing_job(
+            ProcessingJobName=name
+        ),
+        fmt,
+    )
 
 
 @app.command("list")
@@ -216,11 +227,13 @@ def list_(
     next_token: Annotated[str | None, typer.Option(help="NextToken of the previous page.")] = None,
     all_pages: Annotated[bool, typer.Option("--all", help="Follow NextToken to the end.")] = False,
     home: HomeOption = None,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = "table",
 ) -> None:
     """List processing jobs, newest first."""
     fmt = check_output(output)
-    control = session(home).control
+    control = session(home, endpoint_url, profile).control
     request: dict[str, Any] = {
         "SortBy": sort_by,
         "SortOrder": sort_order,
@@ -258,7 +271,9 @@ def list_(
 def stop(
     name: Annotated[str, typer.Argument(help="ProcessingJobName.")],
     home: HomeOption = None,
+    endpoint_url: EndpointOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """Stop a running processing job (SIGTERM, a grace period, then SIGKILL)."""
-    session(home).control.stop_processing_job(ProcessingJobName=name)
+    session(home, endpoint_url, profile).control.stop_processing_job(ProcessingJobName=name)
     typer.echo(f"Stopping {name}")

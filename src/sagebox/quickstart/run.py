@@ -38,7 +38,7 @@ def run(home_path: Path) -> None:
     from sagebox.session import Session
 
     session = Session(home_path)
-    home = session.home
+    home = session.local_home()
     print(f"sagebox home: {home.path} (account {home.account_id}, region {home.region})")
 
     with contextlib.suppress(BucketAlreadyOwnedByYou):

@@ -116,7 +116,7 @@ class ProcessingJob:
     def wait(self, logs: bool = True) -> dict[str, Any]:
         """Block until the job ends, printing its log lines when ``logs``; raise if it failed."""
         session = self.sagebox_session
-        if logs:
+        if logs and session.home is not None:  # log files are on the home's machine
             streams = JobLogs(session.home.path, "processing-job", self.job_name)
 
             def done() -> bool:
