@@ -21,6 +21,7 @@ table; inner code only raises.
     +-- ThrottlingError            ThrottlingException
     +-- AccessDenied               AccessDeniedException
     +-- ConflictError              ConflictException
+    +-- IdempotentParameterMismatch
     +-- UnknownOperation           UnknownOperationException
     +-- InternalError              InternalFailure
 """
@@ -119,6 +120,11 @@ class AccessDenied(SageboxError):
 
 class ConflictError(SageboxError):
     code = "ConflictException"
+    http_status = 400
+
+
+class IdempotentParameterMismatch(SageboxError):
+    code = "IdempotentParameterMismatch"
     http_status = 400
 
 

@@ -37,7 +37,8 @@ class Operation:
 
     def load(self) -> Handler:
         module, _, function = self.handler.partition(":")
-        loaded: Handler = getattr(importlib.import_module(f"sagebox.control.{module}"), function)
+        package = module if "." in module else f"sagebox.control.{module}"
+        loaded: Handler = getattr(importlib.import_module(package), function)
         return loaded
 
 

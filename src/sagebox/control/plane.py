@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sagebox.control import shapes
+from sagebox.control import idempotency, shapes
 from sagebox.control.authorize import Authorizer, Principal
 from sagebox.control.authorizer import PolicyAuthorizer
 from sagebox.control.context import Context
@@ -49,7 +49,21 @@ class ControlPlane:
             self.authorizer.authorize(caller, op.action, self._resource_arn(op, raw), keys)
         request = shapes.validate_input(service, operation, raw)
         context = Context(self.home, self.executor, caller, self.authorizer)
-        result = op.load()(context, request)
+        handler = op.load()
+        member = idempotency.token_member(service, operation)
+        if member and request.get(member):
+            result = idempotency.run_once(
+                self.home,
+                service,
+                operation,
+                caller.arn,
+                str(request[member]),
+                member,
+                request,
+                lambda: handler(context, request),
+            )
+        else:
+            result = handler(context, request)
         return shapes.shape_output(service, operation, result)
 
     def _lookup(self, service: str, operation: str) -> Operation:
