@@ -47,6 +47,7 @@ from sagebox.api.protocols import (
     serialize_rest_error,
     serialize_rest_response,
 )
+from sagebox.api.protocols.query import QUERY_ERROR_CODES
 from sagebox.control.shapes import operation_model, shape_output, validate_input
 from sagebox.errors import (
     InternalError,
@@ -485,7 +486,8 @@ def test_query_error_parses_into_code_and_message(
     got_status, body = serialize_query_error("iam", error, "req-err")
     assert got_status == status
     parsed = _query_parse("iam", "GetUser", body, status)
-    assert parsed["Error"] == {"Type": fault, "Code": error.code, "Message": error.message}
+    code = QUERY_ERROR_CODES.get(error.code, error.code)  # ValidationException -> ValidationError
+    assert parsed["Error"] == {"Type": fault, "Code": code, "Message": error.message}
     assert parsed["ResponseMetadata"]["RequestId"] == "req-err"
 
 

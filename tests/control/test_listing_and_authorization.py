@@ -120,3 +120,37 @@ def test_a_principal_without_permission_changes_nothing(session: Session) -> Non
         session.control.call("CreateProcessingJob", request, principal=stranger)
     with pytest.raises(ResourceNotFound):
         session.control.describe_processing_job(ProcessingJobName="denied")
+
+
+def test_policy_changes_take_effect_at_once(session: Session) -> None:
+    import json
+
+    iam = {"service": "iam"}
+    session.control.call("CreateUser", {"UserName": "ops"}, **iam)
+    arn = session.control.call(
+        "CreatePolicy",
+        {
+            "PolicyName": "list",
+            "PolicyDocument": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sagemaker:ListProcessingJobs",
+                            "Resource": "*",
+                        }
+                    ],
+                }
+            ),
+        },
+        **iam,
+    )["Policy"]["Arn"]
+    ops = Principal(f"arn:aws:iam::{session.account_id}:user/ops", session.account_id)
+    with pytest.raises(AccessDenied):
+        session.control.call("ListProcessingJobs", {}, principal=ops)
+    session.control.call("AttachUserPolicy", {"UserName": "ops", "PolicyArn": arn}, **iam)
+    session.control.call("ListProcessingJobs", {}, principal=ops)  # allowed, not a stale deny
+    session.control.call("DetachUserPolicy", {"UserName": "ops", "PolicyArn": arn}, **iam)
+    with pytest.raises(AccessDenied):  # and not a stale allow
+        session.control.call("ListProcessingJobs", {}, principal=ops)

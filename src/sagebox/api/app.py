@@ -11,7 +11,6 @@ Anything else is authenticated first and then answered as unknown.
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 import uuid
@@ -135,24 +134,11 @@ def _json_error(error: SageboxError) -> Response:
 def _query_error(service: str, error: SageboxError, request_id: str) -> Response:
     from sagebox.api.protocols import serialize_query_error
 
-    renamed = _QUERY_CODES.get(error.code)
-    if renamed:
-        error = _renamed(error, renamed)
     status, body = serialize_query_error(service, error, request_id)
     response = Response(body, status_code=status, media_type="text/xml")
     if isinstance(error, Throttled):
         response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
     return response
-
-
-# The query services (IAM, STS) name two common errors differently from JSON services.
-_QUERY_CODES = {"ValidationException": "ValidationError", "AccessDeniedException": "AccessDenied"}
-
-
-def _renamed(error: SageboxError, code: str) -> SageboxError:
-    renamed = copy.copy(error)
-    renamed.code = code
-    return renamed
 
 
 def build_app(

@@ -7,9 +7,12 @@ one this server answers to (DNS rebinding), state-changing requests from a brows
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from typing import Any
+
+from sagebox.errors import SageboxError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -27,19 +30,38 @@ def _host_only(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"__type": code, "message": message}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/x-amz-json-1.1"),
-                (b"x-amzn-errortype", code.encode()),
-                (b"content-length", str(len(body)).encode()),
-            ],
-        }
-    )
+class GateRefusal(SageboxError):
+    """A request refused before it reaches the application."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.http_status = status
+
+
+_SCOPE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
+
+
+async def _refuse(
+    send: Send, status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+) -> None:
+    """Answer in the protocol the client speaks: XML for query clients (IAM, STS)."""
+    from sagebox.api.protocols import serialize_json_error, serialize_query_error
+
+    request_headers = headers or {}
+    error = GateRefusal(status, code, message)
+    form = request_headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if form and "x-amz-target" not in request_headers:
+        match = _SCOPE.search(request_headers.get("authorization", ""))
+        service = match.group(1) if match and match.group(1) in ("iam", "sts") else "sts"
+        status, body = serialize_query_error(service, error, str(uuid.uuid4()))
+        response_headers = [(b"content-type", b"text/xml")]
+    else:
+        status, extra, body = serialize_json_error(error)
+        response_headers = [(b"content-type", b"application/x-amz-json-1.1")]
+        response_headers += [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+    response_headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": response_headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -72,6 +94,7 @@ class Gate:
                 "InvalidHostHeader",
                 f"This server does not answer to host {host!r}. Use one of "
                 f"{sorted(self.allowed_hosts)}, or start it with --allow-host.",
+                headers,
             )
             return
         origin = headers.get("origin")
@@ -86,6 +109,7 @@ class Gate:
                 "AccessDeniedException",
                 f"Cross-origin request from {origin} refused. Requests that change "
                 "state must come from the console's own origin.",
+                headers,
             )
             return
         length = headers.get("content-length")
@@ -95,29 +119,43 @@ class Gate:
                 413,
                 "RequestEntityTooLarge",
                 f"The request body is {length} bytes; the limit is {self.max_body}.",
+                headers,
             )
             return
         received = 0
         limit = self.max_body
+        started = refused = False
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out; drop what the app still sends (its 500 too)
+            started = True
+            await send(message)
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    if not refused and not started:
+                        refused = True
+                        await _refuse(
+                            send,
+                            413,
+                            "RequestEntityTooLarge",
+                            f"The request body is over the limit of {limit} bytes.",
+                            headers,
+                        )
                     raise BodyTooLarge()
             return message
 
         try:
-            await self.app(scope, limited_receive, send)
+            await self.app(scope, limited_receive, guarded_send)
         except BodyTooLarge:
-            await _refuse(
-                send,
-                413,
-                "RequestEntityTooLarge",
-                f"The request body is over the limit of {self.max_body} bytes.",
-            )
+            if not refused:
+                raise
 
 
 class BodyTooLarge(Exception):

@@ -24,6 +24,34 @@ if TYPE_CHECKING:
     from sagebox.iam.evaluation import PrincipalType
 
 BUCKET_POLICY_KIND = "bucket-policy"
+GENERATION_KIND = "iam-generation"
+CACHE_SIZE = 1024
+
+
+def policy_generation(home: Home) -> int:
+    """A counter that every change to IAM principals or policies increases."""
+    try:
+        return int(home.metadata.get(GENERATION_KIND, "policies").document["n"])
+    except ResourceNotFound:
+        return 0
+
+
+def bump_policy_generation(home: Home) -> None:
+    from sagebox.errors import ResourceInUse
+    from sagebox.store.metadata import Change
+
+    def bump(record: Any) -> Change:
+        return Change(None, {"n": int(record.document["n"]) + 1})
+
+    try:
+        home.metadata.update(GENERATION_KIND, "policies", bump)
+    except ResourceNotFound:
+        try:
+            home.metadata.create(
+                GENERATION_KIND, "policies", "sagebox:iam-generation", None, {"n": 1}
+            )
+        except ResourceInUse:
+            home.metadata.update(GENERATION_KIND, "policies", bump)
 
 
 @lru_cache(maxsize=4096)
@@ -39,6 +67,9 @@ class PolicyAuthorizer:
     def __init__(self, home: Home) -> None:
         self.home = home
         self.audit = AuditLog(home.logs_path / "audit")
+        self._cache: dict[
+            Any, tuple[tuple[NamedPolicy, ...], NamedPolicy | None, tuple[NamedPolicy, ...]]
+        ] = {}
 
     # ---- policy gathering -----------------------------------------------------------
     def _named(self, policy_id: str, document: str, kind: str = "identity") -> NamedPolicy:
@@ -83,6 +114,15 @@ class PolicyAuthorizer:
         empty = '{"Version":"2012-10-17","Statement":[]}'
         return NamedPolicy(arn, parse_policy(empty, "boundary"))
 
+    def entity_policies(self, noun: str, name: str) -> tuple[list[NamedPolicy], NamedPolicy | None]:
+        """The identity policies and permissions boundary of one IAM ``user``, ``group`` or
+        ``role`` (``noun``); a user's include its groups'. An unknown entity has none."""
+        identity, doc = self._entity_policies(f"iam-{noun}", name)
+        if noun == "user":
+            for group in doc.get("_Groups", []):
+                identity += self._entity_policies("iam-group", group)[0]
+        return identity, self._boundary(doc)
+
     def policy_set(
         self,
         principal: Principal,
@@ -92,30 +132,50 @@ class PolicyAuthorizer:
     ) -> PolicySet:
         from sagebox.iam import PolicySet
 
+        identity, boundary, sessions = self._principal_policies(principal, session)
+        return PolicySet(
+            identity=identity,
+            resource=tuple(self._resource_policies(action, resource)),
+            boundary=boundary,
+            session=sessions,
+        )
+
+    def _principal_policies(
+        self, principal: Principal, session: Mapping[str, Any] | None
+    ) -> tuple[tuple[NamedPolicy, ...], NamedPolicy | None, tuple[NamedPolicy, ...]]:
+        """A principal's identity, boundary and session policies, cached per IAM generation.
+
+        Gathering reads one record per policy; the cache makes a decision cost one read
+        (the generation) however many policies apply. Every IAM write bumps the
+        generation, in this process or another, so a cached set is never stale.
+        """
+        arn = principal.arn
+        session_key = (
+            (session.get("SessionPolicy"), tuple(session.get("PolicyArns", [])))
+            if session
+            else None
+        )
+        key = (arn, policy_generation(self.home), session_key)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         identity: list[NamedPolicy] = []
         boundary = None
         sessions: list[NamedPolicy] = []
-        arn = principal.arn
         if ":user/" in arn:
-            name = arn.rsplit("/", 1)[-1]
-            identity, doc = self._entity_policies("iam-user", name)
-            for group in doc.get("_Groups", []):
-                identity += self._entity_policies("iam-group", group)[0]
-            boundary = self._boundary(doc)
+            identity, boundary = self.entity_policies("user", arn.rsplit("/", 1)[-1])
         elif ":assumed-role/" in arn:
             role = arn.rsplit(":", 1)[-1].split("/")[1]
-            identity, doc = self._entity_policies("iam-role", role)
-            boundary = self._boundary(doc)
+            identity, boundary = self.entity_policies("role", role)
             if session:
                 if session.get("SessionPolicy"):
                     sessions.append(self._named(f"session:{arn}", session["SessionPolicy"]))
                 sessions += self._managed(list(session.get("PolicyArns", [])))
-        return PolicySet(
-            identity=tuple(identity),
-            resource=tuple(self._resource_policies(action, resource)),
-            boundary=boundary,
-            session=tuple(sessions),
-        )
+        result = (tuple(identity), boundary, tuple(sessions))
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[key] = result
+        return result
 
     def _resource_policies(self, action: str, resource: str) -> list[NamedPolicy]:
         if action.lower() == "sts:assumerole" and ":role/" in resource:

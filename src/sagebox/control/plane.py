@@ -14,7 +14,7 @@ from typing import Any
 
 from sagebox.control import idempotency, shapes
 from sagebox.control.authorize import Authorizer, Principal
-from sagebox.control.authorizer import PolicyAuthorizer
+from sagebox.control.authorizer import PolicyAuthorizer, bump_policy_generation
 from sagebox.control.context import Context
 from sagebox.control.operations import OPERATIONS, Operation
 from sagebox.errors import UnknownOperation, ValidationError
@@ -64,6 +64,8 @@ class ControlPlane:
             )
         else:
             result = handler(context, request)
+        if service == "iam" and not operation.startswith(("Get", "List", "Simulate")):
+            bump_policy_generation(self.home)  # cached policy sets are now stale
         return shapes.shape_output(service, operation, result)
 
     def _lookup(self, service: str, operation: str) -> Operation:

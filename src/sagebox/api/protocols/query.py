@@ -309,12 +309,21 @@ def _xml_text(text: str) -> str:
     return escape(_NOT_XML.sub("\ufffd", text), _XML_TEXT)
 
 
+# The query services (IAM, STS) name some common errors differently from JSON services.
+QUERY_ERROR_CODES = {
+    "ValidationException": "ValidationError",
+    "AccessDeniedException": "AccessDenied",
+    "ThrottlingException": "Throttling",
+}
+
+
 def serialize_query_error(service: str, error: SageboxError, request_id: str) -> tuple[int, bytes]:
-    """The HTTP status and XML body of an error response."""
+    """The HTTP status and XML body of an error response, with the query services' codes."""
     fault = "Sender" if error.http_status < 500 else "Receiver"
+    code = QUERY_ERROR_CODES.get(error.code, error.code)
     body = (
         f"<ErrorResponse xmlns={quoteattr(_namespace(service))}>"
-        f"<Error><Type>{fault}</Type><Code>{escape(error.code)}</Code>"
+        f"<Error><Type>{fault}</Type><Code>{escape(code)}</Code>"
         f"<Message>{_xml_text(error.message)}</Message></Error>"
         f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>"
     )
