@@ -133,6 +133,6 @@ def test_help_is_fast_and_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
     help_run = subprocess.run(
-        [sys.executable, "-m", "sagebox.cli.app", "--help"], capture_output=True, text=True
+        [sys.executable, "-m", "sagebox", "--help"], capture_output=True, text=True
     )
     assert "processing-jobs" in help_run.stdout

@@ -154,3 +154,79 @@ def test_policy_changes_take_effect_at_once(session: Session) -> None:
     session.control.call("DetachUserPolicy", {"UserName": "ops", "PolicyArn": arn}, **iam)
     with pytest.raises(AccessDenied):  # and not a stale allow
         session.control.call("ListProcessingJobs", {}, principal=ops)
+
+
+def _user(
+    session: Session,
+    name: str,
+    statements: list[dict[str, Any]],
+    tags: list[dict[str, str]] | None = None,
+) -> Principal:
+    import json
+
+    session.control.call(
+        "CreateUser", {"UserName": name, **({"Tags": tags} if tags else {})}, service="iam"
+    )
+    session.control.call(
+        "PutUserPolicy",
+        {
+            "UserName": name,
+            "PolicyName": "p",
+            "PolicyDocument": json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        },
+        service="iam",
+    )
+    return Principal(f"arn:aws:iam::{session.account_id}:user/{name}", session.account_id)
+
+
+def test_condition_keys_request_tags_instance_types_principal_and_resource_tags(
+    session: Session,
+) -> None:
+    from tests.helpers import job_request
+
+    role = session.get_execution_role()
+    creator = _user(
+        session,
+        "creator",
+        [
+            {
+                "Effect": "Allow",
+                "Action": "sagemaker:CreateProcessingJob",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:RequestTag/Project": "LoanDefault"},
+                    "ForAllValues:StringLike": {"sagemaker:InstanceTypes": ["ml.m5.*", "ml.t3.*"]},
+                },
+            },
+            {"Effect": "Allow", "Action": "iam:PassRole", "Resource": role},
+            {
+                "Effect": "Allow",
+                "Action": "sagemaker:DescribeProcessingJob",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {"aws:ResourceTag/Project": "${aws:PrincipalTag/project}"}
+                },
+            },
+        ],
+        tags=[{"Key": "project", "Value": "LoanDefault"}],
+    )
+    tagged = {"Tags": [{"Key": "Project", "Value": "LoanDefault"}]}
+    ok = job_request(session, "tagged-job", "print(1)\n", **tagged)
+    session.control.call("CreateProcessingJob", ok, principal=creator)
+    untagged = job_request(session, "untagged-job", "print(1)\n")
+    with pytest.raises(AccessDenied):
+        session.control.call("CreateProcessingJob", untagged, principal=creator)
+    big = job_request(session, "gpu-job", "print(1)\n", instance_type="ml.p3.2xlarge", **tagged)
+    with pytest.raises(AccessDenied):
+        session.control.call("CreateProcessingJob", big, principal=creator)
+    # The resource's tag matches the caller's principal tag: allowed.
+    session.control.call(
+        "DescribeProcessingJob", {"ProcessingJobName": "tagged-job"}, principal=creator
+    )
+    session.control.create_processing_job(**job_request(session, "root-job", "print(1)\n"))
+    with pytest.raises(AccessDenied):  # no Project tag on this one
+        session.control.call(
+            "DescribeProcessingJob", {"ProcessingJobName": "root-job"}, principal=creator
+        )
+    wait(session, "tagged-job")
+    wait(session, "root-job")

@@ -17,7 +17,7 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     env = {**os.environ, "DO_NOT_TRACK": "1"}
     home = tmp_path / "qs"
     result = subprocess.run(
-        [sys.executable, "-m", "sagebox.cli.app", "quickstart", "--home", str(home)],
+        [sys.executable, "-m", "sagebox", "quickstart", "--home", str(home)],
         capture_output=True,
         text=True,
         env=env,

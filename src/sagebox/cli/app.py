@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from sagebox.cli import audit as audit_cli
+from sagebox.cli import iam as iam_cli
+from sagebox.cli import iam_advisor
 from sagebox.cli import processing as processing_cli
 from sagebox.cli import s3 as s3_cli
 from sagebox.cli._common import HomeOption, aws_errors
@@ -21,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
+iam_advisor.register(iam_cli.app)
+app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the advisor.")
 app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
 
 
@@ -121,6 +125,3 @@ def quickstart(home: HomeOption = None) -> None:
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()

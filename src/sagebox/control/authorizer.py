@@ -10,6 +10,7 @@ the decision to the audit log, and raises ``AccessDenied`` in AWS's words.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -61,15 +62,23 @@ def _parsed(document: str, kind: str) -> Policy:
     return parse_policy(document, kind)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class PrincipalPolicies:
+    """What applies to a principal whatever it asks: its policies and its tags."""
+
+    identity: tuple[NamedPolicy, ...]
+    boundary: NamedPolicy | None
+    session: tuple[NamedPolicy, ...]
+    tags: Mapping[str, str]
+
+
 class PolicyAuthorizer:
     """Decides every request by IAM policy; the root principal is allowed unless denied."""
 
     def __init__(self, home: Home) -> None:
         self.home = home
         self.audit = AuditLog(home.logs_path / "audit")
-        self._cache: dict[
-            Any, tuple[tuple[NamedPolicy, ...], NamedPolicy | None, tuple[NamedPolicy, ...]]
-        ] = {}
+        self._cache: dict[Any, PrincipalPolicies] = {}
 
     # ---- policy gathering -----------------------------------------------------------
     def _named(self, policy_id: str, document: str, kind: str = "identity") -> NamedPolicy:
@@ -130,20 +139,24 @@ class PolicyAuthorizer:
         resource: str,
         session: Mapping[str, Any] | None = None,
     ) -> PolicySet:
+
+        return self._assemble(self._principal_policies(principal, session), action, resource)
+
+    def _assemble(self, applying: PrincipalPolicies, action: str, resource: str) -> PolicySet:
         from sagebox.iam import PolicySet
 
-        identity, boundary, sessions = self._principal_policies(principal, session)
         return PolicySet(
-            identity=identity,
+            identity=applying.identity,
             resource=tuple(self._resource_policies(action, resource)),
-            boundary=boundary,
-            session=sessions,
+            boundary=applying.boundary,
+            session=applying.session,
         )
 
     def _principal_policies(
         self, principal: Principal, session: Mapping[str, Any] | None
-    ) -> tuple[tuple[NamedPolicy, ...], NamedPolicy | None, tuple[NamedPolicy, ...]]:
-        """A principal's identity, boundary and session policies, cached per IAM generation.
+    ) -> PrincipalPolicies:
+        """A principal's identity, boundary and session policies and tags, cached per IAM
+        generation.
 
         Gathering reads one record per policy; the cache makes a decision cost one read
         (the generation) however many policies apply. Every IAM write bumps the
@@ -162,16 +175,26 @@ class PolicyAuthorizer:
         identity: list[NamedPolicy] = []
         boundary = None
         sessions: list[NamedPolicy] = []
+        entity: tuple[str, str] | None = None
         if ":user/" in arn:
-            identity, boundary = self.entity_policies("user", arn.rsplit("/", 1)[-1])
+            entity = ("iam-user", arn.rsplit("/", 1)[-1])
+            identity, boundary = self.entity_policies("user", entity[1])
         elif ":assumed-role/" in arn:
             role = arn.rsplit(":", 1)[-1].split("/")[1]
+            entity = ("iam-role", role)
             identity, boundary = self.entity_policies("role", role)
             if session:
                 if session.get("SessionPolicy"):
                     sessions.append(self._named(f"session:{arn}", session["SessionPolicy"]))
                 sessions += self._managed(list(session.get("PolicyArns", [])))
-        result = (tuple(identity), boundary, tuple(sessions))
+        tags: dict[str, str] = {}
+        if entity is not None:
+            try:
+                doc = self.home.metadata.get(*entity).document
+                tags = {t["Key"]: t.get("Value", "") for t in doc.get("Tags", [])}
+            except ResourceNotFound:
+                pass
+        result = PrincipalPolicies(tuple(identity), boundary, tuple(sessions), tags)
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[key] = result
@@ -202,8 +225,14 @@ class PolicyAuthorizer:
         from sagebox.iam import RequestContext, evaluate
 
         session = context.get("sagebox:session")
-        policies = self.policy_set(principal, action, resource, session)
+        applying = self._principal_policies(principal, session)
+        policies = self._assemble(applying, action, resource)
         keys = {k: v for k, v in context.items() if not k.startswith("sagebox:")}
+        for tag, value in applying.tags.items():
+            keys.setdefault(f"aws:PrincipalTag/{tag}", value)
+        if resource.startswith("arn:aws:sagemaker:"):
+            for tag, value in self._resource_tags(resource).items():
+                keys.setdefault(f"aws:ResourceTag/{tag}", value)
         keys.setdefault("aws:CurrentTime", datetime.now(UTC))
         keys.setdefault("aws:PrincipalArn", principal.arn)
         keys.setdefault("aws:PrincipalAccount", principal.account_id)
@@ -219,6 +248,12 @@ class PolicyAuthorizer:
             role_arn=(session or {}).get("RoleArn"),
         )
         return evaluate(request, policies)
+
+    def _resource_tags(self, arn: str) -> dict[str, str]:
+        try:
+            return self.home.metadata.get_tags(arn)
+        except ResourceNotFound:  # a resource not created yet has no tags
+            return {}
 
     def authorize(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]

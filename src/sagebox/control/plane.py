@@ -15,6 +15,7 @@ from typing import Any
 from sagebox.control import idempotency, shapes
 from sagebox.control.authorize import Authorizer, Principal
 from sagebox.control.authorizer import PolicyAuthorizer, bump_policy_generation
+from sagebox.control.condition_keys import request_keys
 from sagebox.control.context import Context
 from sagebox.control.operations import OPERATIONS, Operation
 from sagebox.errors import UnknownOperation, ValidationError
@@ -45,7 +46,11 @@ class ControlPlane:
         caller = principal or self.root
         raw = dict(params or {})
         if op.authorized:  # before validation, as AWS does: no probing without permission
-            keys = {"sagebox:request_id": str(uuid.uuid4()), **(context_keys or {})}
+            keys = {
+                "sagebox:request_id": str(uuid.uuid4()),
+                **request_keys(service, raw),
+                **(context_keys or {}),
+            }
             self.authorizer.authorize(caller, op.action, self._resource_arn(op, raw), keys)
         request = shapes.validate_input(service, operation, raw)
         context = Context(self.home, self.executor, caller, self.authorizer)
