@@ -1,0 +1,1 @@
+"""Data preparation: formats, previews and sampling, synthetic data, quality reports."""
