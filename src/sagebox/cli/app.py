@@ -124,4 +124,3 @@ def quickstart(home: HomeOption = None) -> None:
 
 def main() -> None:
     app()
-
