@@ -18,6 +18,9 @@ class Throttled(ThrottlingError):
         self.retry_after = retry_after
 
 
+MAX_BUCKETS = 10_000
+
+
 class RateLimiter:
     def __init__(self, rate: float = 100.0, burst: float = 200.0) -> None:
         self.rate = rate
@@ -29,6 +32,8 @@ class RateLimiter:
         """Take one token for ``principal``; raise :class:`Throttled` when none is left."""
         now = time.monotonic()
         with self._lock:
+            if len(self._buckets) > MAX_BUCKETS:
+                self._forget_idle(now)
             tokens, last = self._buckets.get(principal, (self.burst, now))
             tokens = min(self.burst, tokens + (now - last) * self.rate)
             if tokens < 1.0:
@@ -40,3 +45,10 @@ class RateLimiter:
                     wait,
                 )
             self._buckets[principal] = (tokens - 1.0, now)
+
+    def _forget_idle(self, now: float) -> None:
+        """Drop buckets that have refilled completely: they hold no state worth keeping."""
+        full = self.burst / self.rate
+        self._buckets = {
+            p: (tokens, last) for p, (tokens, last) in self._buckets.items() if now - last < full
+        }

@@ -93,6 +93,15 @@ def server(
         list[str] | None,
         typer.Option("--allow-host", help="Another Host header to answer to (repeatable)."),
     ] = None,
+    allow_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allow-origin",
+            help="A browser origin allowed to change state (repeatable), e.g. the console's.",
+        ),
+    ] = None,
+    rate: Annotated[float, typer.Option(help="Requests a second per principal.")] = 100.0,
+    burst: Annotated[float, typer.Option(help="Burst size per principal.")] = 200.0,
     home: HomeOption = None,
 ) -> None:
     """Serve the AWS APIs over HTTP (boto3.client("sagemaker", endpoint_url=...))."""
@@ -104,7 +113,14 @@ def server(
     session = Session(home)  # opens the home and reconciles jobs
     hosts = (host, *(allow_host or ()))
     local = session.local_home()
-    app = build_app(local, allowed_hosts=hosts)
+    from sagebox.api.app import Server
+
+    app = build_app(
+        local,
+        allowed_hosts=hosts,
+        allowed_origins=(f"http://{host}:{port}", *(allow_origin or ())),
+        server=Server(local, rate=rate, burst=burst),
+    )
     typer.echo(f"sagebox server for {local.path} on http://{host}:{port}")
     typer.echo(
         f"  boto3: endpoint_url='http://{host}:{port}', "
