@@ -15,6 +15,8 @@ from sagebox import errors
 
 
 def _error_classes() -> dict[str, type[errors.SageboxError]]:
+    import sagebox.glue.errors  # noqa: F401  (their classes join the tree)
+
     table: dict[str, type[errors.SageboxError]] = {}
     pending: list[type[errors.SageboxError]] = [errors.SageboxError]
     while pending:

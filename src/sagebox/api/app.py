@@ -35,7 +35,7 @@ log = logging.getLogger("sagebox.api")
 QUERY_SERVICES = frozenset({"iam", "sts"})
 # Services whose operations this server answers over HTTP. S3's REST API is not served
 # yet: bucket policies are set in-process (SDK, CLI).
-SERVED_SERVICES = frozenset({"sagemaker", *QUERY_SERVICES})
+SERVED_SERVICES = frozenset({"sagemaker", "glue", *QUERY_SERVICES})
 _SCOPE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
 _QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^&]*?%2F\d{8}%2F[^&%]+%2F([^&%]+)%2F")
 

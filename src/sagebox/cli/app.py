@@ -8,9 +8,14 @@ from typing import Annotated
 import typer
 
 from sagebox.cli import audit as audit_cli
+from sagebox.cli import data as data_cli
+from sagebox.cli import datasets as datasets_cli
+from sagebox.cli import glue as glue_cli
 from sagebox.cli import iam as iam_cli
 from sagebox.cli import iam_advisor
 from sagebox.cli import processing as processing_cli
+from sagebox.cli import quality as quality_cli
+from sagebox.cli import query as query_cli
 from sagebox.cli import s3 as s3_cli
 from sagebox.cli._common import HomeOption, aws_errors
 
@@ -25,6 +30,11 @@ app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
 iam_advisor.register(iam_cli.app)
 app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the advisor.")
+quality_cli.register(data_cli.app)
+app.add_typer(data_cli.app, name="data", help="Preview, sample and report on data in S3.")
+app.add_typer(datasets_cli.app, name="datasets", help="Generate synthetic datasets.")
+app.add_typer(glue_cli.app, name="glue", help="The Glue Data Catalog and crawlers.")
+query_cli.register(app)
 app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
 
 

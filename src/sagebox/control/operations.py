@@ -50,6 +50,45 @@ def _iam(name: str, handler: str, resource: str) -> Operation:
     return Operation("iam", name, handler, resource)
 
 
+def _glue(name: str, handler: str, resource: str) -> Operation:
+    module = "glue_crawlers" if "Crawler" in name else "glue_catalog"
+    return Operation("glue", name, f"{module}:{handler}", resource)
+
+
+_TABLE = "table/{DatabaseName}/{TableName}"
+_GLUE_OPS = (
+    _glue("CreateDatabase", "create_database", "catalog"),
+    _glue("GetDatabase", "get_database", "database/{Name}"),
+    _glue("GetDatabases", "get_databases", "catalog"),
+    _glue("UpdateDatabase", "update_database", "database/{Name}"),
+    _glue("DeleteDatabase", "delete_database", "database/{Name}"),
+    _glue("CreateTable", "create_table", "database/{DatabaseName}"),
+    _glue("GetTable", "get_table", "table/{DatabaseName}/{Name}"),
+    _glue("GetTables", "get_tables", "database/{DatabaseName}"),
+    _glue("UpdateTable", "update_table", "database/{DatabaseName}"),
+    _glue("DeleteTable", "delete_table", "table/{DatabaseName}/{Name}"),
+    _glue("GetTableVersions", "get_table_versions", _TABLE),
+    _glue("GetTableVersion", "get_table_version", _TABLE),
+    _glue("CreatePartition", "create_partition", _TABLE),
+    _glue("BatchCreatePartition", "batch_create_partition", _TABLE),
+    _glue("GetPartition", "get_partition", _TABLE),
+    _glue("GetPartitions", "get_partitions", _TABLE),
+    _glue("BatchGetPartition", "batch_get_partition", _TABLE),
+    _glue("UpdatePartition", "update_partition", _TABLE),
+    _glue("DeletePartition", "delete_partition", _TABLE),
+    _glue("BatchDeletePartition", "batch_delete_partition", _TABLE),
+    _glue("CreateCrawler", "create_crawler", "crawler/{Name}"),
+    _glue("GetCrawler", "get_crawler", "crawler/{Name}"),
+    _glue("GetCrawlers", "get_crawlers", "*"),
+    _glue("ListCrawlers", "list_crawlers", "*"),
+    _glue("UpdateCrawler", "update_crawler", "crawler/{Name}"),
+    _glue("StartCrawler", "start_crawler", "crawler/{Name}"),
+    _glue("StopCrawler", "stop_crawler", "crawler/{Name}"),
+    _glue("GetCrawlerMetrics", "get_crawler_metrics", "*"),
+    _glue("DeleteCrawler", "delete_crawler", "crawler/{Name}"),
+)
+
+
 def _per_entity(template: str, noun: str, resource: str) -> tuple[Operation, ...]:
     """One operation per entity kind: ``Attach{Kind}Policy`` for User, Group and Role."""
     kinds = {"user": "User", "group": "Group", "role": "Role"}
@@ -127,6 +166,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         Operation("s3", "PutBucketPolicy", "bucket_policy:put", "arn:aws:s3:::{Bucket}"),
         Operation("s3", "GetBucketPolicy", "bucket_policy:get", "arn:aws:s3:::{Bucket}"),
         Operation("s3", "DeleteBucketPolicy", "bucket_policy:delete", "arn:aws:s3:::{Bucket}"),
+        *_GLUE_OPS,
         Operation("sts", "AssumeRole", "sts:assume_role", "{RoleArn}"),
         Operation("sts", "GetCallerIdentity", "sts:get_caller_identity", "*", authorized=False),
     )

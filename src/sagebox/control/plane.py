@@ -90,7 +90,7 @@ class ControlPlane:
         if op.resource.startswith("{") and op.resource.endswith("}"):
             return str(request.get(op.resource[1:-1], "*"))
         names = {k: v for k, v in request.items() if isinstance(v, str)}
-        if op.service == "sagemaker":  # SageMaker writes names in ARNs in lower case
+        if op.service in ("sagemaker", "glue"):  # they write names in ARNs in lower case
             names = {k: v.lower() for k, v in names.items()}
         try:
             if op.resource.startswith("arn:"):  # S3 ARNs name no region or account
