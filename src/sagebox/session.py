@@ -106,7 +106,8 @@ class Session:
         """The ARN of an execution role SageMaker may assume, made on first use.
 
         Like ``sagemaker.get_execution_role()``: the role trusts
-        ``sagemaker.amazonaws.com`` and may read and write S3 in this home. Create a
+        ``sagemaker.amazonaws.com`` and ``glue.amazonaws.com`` (crawlers) and may read and
+        write S3 in this home. Create a
         narrower role through IAM (``boto3.client("iam", endpoint_url=...)``) for real
         least privilege.
         """
@@ -119,7 +120,7 @@ class Session:
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Principal": {"Service": ["sagemaker.amazonaws.com", "glue.amazonaws.com"]},
                     "Action": "sts:AssumeRole",
                 }
             ],

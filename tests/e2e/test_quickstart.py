@@ -28,6 +28,12 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     assert "uploaded 1000 applications" in out
     assert "[algo-1]" in out and "[algo-2]" in out
     assert ": Completed" in out
+    assert "catalog: loans.applications:" in out and "partitioned by batch" in out
+    assert "catalog: loans.german_credit: 21 columns" in out
+    assert "scanned 1 of 1 partitions" in out
+    assert (
+        home / "s3" / "sagebox-quickstart" / "reports" / "german-credit" / "report.html"
+    ).is_file()
     rows = {}
     for split in ("train", "validation", "test"):
         files = sorted((home / "s3" / "sagebox-quickstart" / "prepared" / split).glob("*.csv"))

@@ -2,7 +2,9 @@
 
 1. a home in the working folder; 2. the German credit data uploaded to
 s3://sagebox-quickstart/raw/ as two parts; 3. an SKLearnProcessor job on two instances
-(sharded by S3 key) that cleans the data and writes stratified splits; 4. where it is.
+(sharded by S3 key) that cleans the data and writes stratified splits; 4. the raw data
+and a generated batch of nested applications crawled into the Glue catalog, queried with
+SQL, and a data quality report written (see lake.py); 5. where it is.
 """
 
 from __future__ import annotations
@@ -100,6 +102,11 @@ def run(home_path: Path) -> None:
         print(
             f"  {split:<10} s3://{BUCKET}/prepared/{split}/  {total} rows, {len(objects)} objects"
         )
+    print()
+    from sagebox.quickstart.lake import crawl_query_report
+
+    crawl_query_report(session, BUCKET)
+    print()
     print(f"  objects on disk:  {home.path / 's3' / BUCKET}")
     print(f"  job logs:         {home.logs_path / 'processing-job' / job.job_name}")
     print(f"  metadata:         {home.metadata_url}")
