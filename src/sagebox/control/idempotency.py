@@ -51,7 +51,7 @@ def run_once(
     request: Mapping[str, Any],
     run: Callable[[], Mapping[str, Any]],
 ) -> Mapping[str, Any]:
-    from sagebox.control.jobs import jsonable
+    from sagebox.store.metadata.documents import jsonable
 
     fingerprint = _fingerprint(request, member)
     key = hashlib.sha256(f"{service}:{operation}:{principal}:{token}".encode()).hexdigest()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sagebox.errors import ResourceNotFound, ValidationError
@@ -36,19 +36,6 @@ class JobKind:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-safe copy of a validated request (timestamps as ISO strings, bytes as text)."""
-    if isinstance(value, Mapping):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
 
 
 def get_job(home: Home, kind: JobKind, name: str) -> Record:

@@ -19,6 +19,7 @@ from sagebox.home import Home
 from sagebox.runtime.images import resolve_image
 from sagebox.runtime.instance_types import instance_profile
 from sagebox.runtime.spec import InputChannel, JobSpec, OutputChannel
+from sagebox.store.metadata.documents import jsonable
 from sagebox.store.objects import parse_s3_uri
 
 PROCESSING = jobs.register(
@@ -164,7 +165,7 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     arn = ctx.home.arn("sagemaker", f"processing-job/{name.lower()}")
     now = ctx.now()  # one instant for the document and the store's CreationTime column
     document = {
-        **jobs.jsonable({k: v for k, v in request.items() if k != "Tags"}),
+        **jsonable({k: v for k, v in request.items() if k != "Tags"}),
         "ProcessingJobArn": arn,
         "ProcessingJobStatus": "InProgress",
         "CreationTime": now.isoformat(),

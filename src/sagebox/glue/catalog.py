@@ -18,13 +18,14 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sagebox.errors import ResourceInUse, ResourceNotFound
 from sagebox.glue.errors import AlreadyExists, ConcurrentModification, EntityNotFound, InvalidInput
 from sagebox.home import Home
 from sagebox.store.metadata import Change, ListQuery, Record
+from sagebox.store.metadata.documents import jsonable
 
 DATABASE = "glue-database"
 TABLE = "glue-table"
@@ -36,19 +37,6 @@ T = TypeVar("T")
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
-
-
-def jsonable(value: Any) -> Any:
-    """A JSON-safe copy of a validated request member (timestamps as ISO strings)."""
-    if isinstance(value, Mapping):
-        return {k: jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value
 
 
 def catalog_name(name: str, what: str) -> str:
