@@ -17,6 +17,7 @@ from sagebox.cli import processing as processing_cli
 from sagebox.cli import quality as quality_cli
 from sagebox.cli import query as query_cli
 from sagebox.cli import s3 as s3_cli
+from sagebox.cli import wrangler as wrangler_cli
 from sagebox.cli._common import HomeOption, aws_errors
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the a
 quality_cli.register(data_cli.app)
 app.add_typer(data_cli.app, name="data", help="Preview, sample and report on data in S3.")
 app.add_typer(datasets_cli.app, name="datasets", help="Generate synthetic datasets.")
+app.add_typer(wrangler_cli.app, name="flows", help="Data Wrangler flows.")
 app.add_typer(glue_cli.app, name="glue", help="The Glue Data Catalog and crawlers.")
 query_cli.register(app)
 app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
