@@ -31,6 +31,8 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     assert "catalog: loans.applications:" in out and "partitioned by batch" in out
     assert "catalog: loans.german_credit: 21 columns" in out
     assert "scanned 1 of 1 partitions" in out
+    assert "flow: quickstart-applications v1 (7 steps)" in out
+    assert "(test, train, validation)" in out
     assert (
         home / "s3" / "sagebox-quickstart" / "reports" / "german-credit" / "report.html"
     ).is_file()

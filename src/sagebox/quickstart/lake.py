@@ -92,6 +92,8 @@ def crawl_query_report(session: Session, bucket: str, applications: int = 2000) 
         f"{row['default_rate']} ({stats.line()})"
     )
 
+    prepare_applications(session, bucket)
+
     out = f"s3://{bucket}/reports/german-credit"
     written = quality_report(
         objects, f"s3://{bucket}/lake/german_credit/", out, target="creditability"
@@ -100,3 +102,52 @@ def crawl_query_report(session: Session, bucket: str, applications: int = 2000) 
     quick = f" (quick model {model['metric']} {model['score']:.3f})" if model else ""
     print(f"quality report: {written.html_uri}{quick}")
     return written.html_uri
+
+
+def prepare_applications(session: Session, bucket: str) -> str:
+    """A Data Wrangler flow: flatten the nested applications, encode, split; export it."""
+    from sagebox.data.formats import DataSource
+    from sagebox.wrangler import Flow
+
+    flow = (
+        Flow(
+            "quickstart-applications",
+            source=DataSource(f"s3://{bucket}/lake/applications/", format="jsonl"),
+        )
+        .add("drop-columns", columns=["credit_history", "true_default_probability"])
+        .add("flatten", column="applicant")
+        .add("flatten", column="loan")
+        .add(
+            "drop-columns",
+            columns=[
+                "applicant.name",
+                "applicant.email",
+                "applicant.date_of_birth",
+                "applicant.address.postcode",
+            ],
+        )
+        .add("encode-one-hot", column="loan.purpose", max_categories=10)
+        .add("encode-one-hot", column="applicant.employment.status", max_categories=10)
+        .add(
+            "split",
+            method="stratified",
+            target="default",
+            splits={"train": 0.7, "validation": 0.15, "test": 0.15},
+            seed=7,
+        )
+    )
+    version = flow.save(session)
+    out = f"s3://{bucket}/prepared-applications/"
+    job = flow.export(session, out, format="parquet", instance_type="ml.m5.large")
+    parts = sorted(
+        {
+            o.key.split("/")[1]
+            for o in session.objects.iter_objects(bucket, "prepared-applications/")
+            if not o.key.rsplit("/", 1)[-1].startswith("_")
+        }
+    )
+    print(
+        f"flow: quickstart-applications v{version} ({len(flow.steps)} steps) exported by "
+        f"processing job {job} to {out} ({', '.join(parts)})"
+    )
+    return out
