@@ -10,6 +10,7 @@ mode, constant. Got 'avg' instead."
 
 from __future__ import annotations
 
+import abc
 import inspect
 import math
 import numbers
@@ -20,14 +21,14 @@ from typing import Any
 from sagebox.errors import ValidationError
 
 
-class Constraint:
+class Constraint(abc.ABC):
     """One rule a parameter's value must satisfy; ``describe`` completes "must be ..."."""
 
-    def check(self, value: Any) -> bool:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def check(self, value: Any) -> bool: ...
 
-    def describe(self) -> str:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def describe(self) -> str: ...
 
 
 @dataclass(frozen=True)

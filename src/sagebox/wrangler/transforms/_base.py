@@ -21,6 +21,7 @@ on its input schema and fitted state, so batches stream into one output file.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -42,7 +43,7 @@ class Accumulator(Protocol):
     def finish(self) -> State: ...
 
 
-class Transform:
+class Transform(abc.ABC):
     """Base of every transform; subclasses set ``title`` and ``parameter_constraints``."""
 
     title: ClassVar[str]  # the name in messages: "HandleMissing"
@@ -52,6 +53,7 @@ class Transform:
     @classmethod
     def check_parameters(cls, values: Mapping[str, Any]) -> None:
         """Rules between parameters, checked after each one alone (override as needed)."""
+        return None
 
     def is_stateful(self) -> bool:
         """Whether the step must be fitted before it applies (some depend on parameters)."""
@@ -87,9 +89,9 @@ class Transform:
         """``data`` transformed with the fitted ``state`` (a new table; ``data`` is kept)."""
         return self._apply(as_table(data), state)
 
+    @abc.abstractmethod
     def _apply(self, table: pa.Table, state: State | None) -> pa.Table:
         """What ``apply`` does, on a table: each transform's own work."""
-        raise NotImplementedError
 
     def stream(self, tables: Iterable[pa.Table], state: State | None = None) -> Iterator[pa.Table]:
         for table in tables:
