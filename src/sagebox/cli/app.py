@@ -125,6 +125,10 @@ def server(
     session = Session(home)  # opens the home and reconciles jobs
     hosts = (host, *(allow_host or ()))
     local = session.local_home()
+    from sagebox.glue.scheduler import SchedulerThread
+
+    scheduler = SchedulerThread(session)  # fires Glue crawler schedules every 30 s
+    scheduler.start()
     from sagebox.api.app import Server
 
     app = build_app(
@@ -138,7 +142,10 @@ def server(
         f"  boto3: endpoint_url='http://{host}:{port}', "
         f"AWS_SHARED_CREDENTIALS_FILE={local.credentials_path}, region {local.region}"
     )
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        scheduler.stop(timeout=5)
 
 
 @app.command()
