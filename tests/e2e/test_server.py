@@ -258,3 +258,22 @@ def test_assume_role_gives_temporary_credentials_the_trust_policy_decides(
     with pytest.raises(ClientError) as error:
         session_sm.list_processing_jobs()
     assert _code(error) == "ExpiredTokenException"
+
+
+def test_boto3_create_training_job_end_to_end(server: RunningServer) -> None:
+    from sagebox.session import Session
+    from tests.control.test_training_jobs import _data, _request
+
+    session = Session(server.home_path)
+    _data(session)
+    sagemaker = server.client("sagemaker")
+    sagemaker.create_training_job(**_request(session, "over-http-xgb"))
+    deadline = datetime.now(UTC) + timedelta(seconds=120)
+    while True:
+        described = sagemaker.describe_training_job(TrainingJobName="over-http-xgb")
+        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            break
+        assert datetime.now(UTC) < deadline
+    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
+    assert described["ModelArtifacts"]["S3ModelArtifacts"].endswith("/output/model.tar.gz")
+    assert {m["MetricName"] for m in described["FinalMetricDataList"]} >= {"validation:auc"}

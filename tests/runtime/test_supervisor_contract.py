@@ -100,7 +100,7 @@ def test_metrics_are_parsed_from_the_log_with_timestamps(executor: LocalExecutor
     executor.submit(spec)
     events = _events(executor.home, "metrics")
     assert events[0][0] == "started"
-    assert [e[1] for e in events if e[0] == "secondary"] == ["Downloading", "Running", "Uploading"]
+    assert [e[1] for e in events if e[0] == "secondary"] == ["Downloading", "Training", "Uploading"]
     metrics = [e for e in events if e[0] == "metric"]
     assert [(m[1], m[2]) for m in metrics if m[1] == "train:logloss"] == [
         ("train:logloss", 0.5),

@@ -191,7 +191,7 @@ def register(kind: JobKind) -> JobKind:
 
 def fail_untracked(home: Home, executor: LocalExecutor) -> None:
     """Fail active jobs that no executor owns (the creating process died mid-way)."""
-    from sagebox.control import processing  # noqa: F401  (registers its kind)
+    from sagebox.control import processing, training  # noqa: F401  (register their kinds)
 
     for kind in JOB_KINDS.values():
         for record in home.metadata.find(kind.kind, list(ACTIVE)):

@@ -43,10 +43,18 @@ REGISTRY: tuple[ImageEntry, ...] = (
         kind="framework",
         versions=("0.20.0", "0.23-1", "1.0-1", "1.2-1"),
     ),
+    ImageEntry(
+        name="xgboost",
+        repository="sagemaker-xgboost",
+        kind="algorithm",
+        versions=("1.5-1", "1.7-1"),
+        tag_suffix="",
+        module="sagebox.algorithms.xgboost",
+    ),
 )
 
-# Accounts that host SageMaker's framework images, by region (from AWS's image tables).
-_SKLEARN_ACCOUNTS = {
+# Accounts that host SageMaker's scikit-learn and XGBoost images, by region (AWS's tables).
+_FRAMEWORK_ACCOUNTS = {
     "us-east-1": "683313688378",
     "us-east-2": "257758044811",
     "us-west-1": "746614075791",
@@ -107,11 +115,11 @@ def retrieve(framework: str, region: str, version: str | None = None) -> str:
                     f"Unsupported {framework} version {chosen!r}. "
                     f"Supported versions: {', '.join(entry.versions)}."
                 )
-            account = _SKLEARN_ACCOUNTS.get(region)
+            account = _FRAMEWORK_ACCOUNTS.get(region)
             if account is None:
                 raise ValidationError(
                     f"No {framework} image is known for region {region!r}. "
-                    f"Known regions: {', '.join(sorted(_SKLEARN_ACCOUNTS))}."
+                    f"Known regions: {', '.join(sorted(_FRAMEWORK_ACCOUNTS))}."
                 )
             return (
                 f"{account}.dkr.ecr.{region}.amazonaws.com/"

@@ -67,6 +67,8 @@ class JobSpec:
     # container path -> JSON document written there before the program starts
     config_files: dict[str, Any] = field(default_factory=dict)
     network_isolation: bool = False
+    # where the first instance's /opt/ml/model goes, packed as model.tar.gz (training jobs)
+    model_uri: str | None = None
     stop_grace_seconds: float = 30.0
 
     def to_json(self) -> str:

@@ -127,3 +127,23 @@ def upload_output(
                 ) from None
             uploaded += 1
     return uploaded
+
+
+def pack_model(store: ObjectStore, model_dir: Path, s3_uri: str) -> None:
+    """Pack ``model_dir`` as model.tar.gz (paths relative to it, as SageMaker does) at s3_uri."""
+    import tarfile
+    import tempfile
+
+    uri = parse_s3_uri(s3_uri)
+    with tempfile.NamedTemporaryFile(suffix=".tar.gz") as packed:
+        with tarfile.open(fileobj=packed, mode="w:gz") as tar:
+            for path in sorted(model_dir.rglob("*")):
+                if path.is_file():
+                    tar.add(path, arcname=path.relative_to(model_dir).as_posix())
+        packed.flush()
+        try:
+            store.put_object(
+                uri.bucket, uri.key, Path(packed.name), content_type="application/x-gzip"
+            )
+        except SageboxError as exc:
+            raise StagingError(f"Could not upload the model to {s3_uri}: {exc.message}") from None

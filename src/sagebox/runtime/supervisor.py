@@ -34,6 +34,7 @@ from sagebox.runtime.spec import CONTAINER_ROOT, JobSpec, host_path, log_dir
 from sagebox.runtime.staging import (
     StagingError,
     list_channel_keys,
+    pack_model,
     shard,
     stage_input,
     upload_output,
@@ -92,7 +93,9 @@ class Supervisor:
             return Outcome("Failed", f"ClientError: {exc}")
         if self.stop_reason:
             return Outcome("Stopped", exit_message=self.stop_reason)
-        self.reporter.secondary_status("Running", "Running the program")
+        self.reporter.secondary_status(
+            "Training", "Training image download completed. Training in progress."
+        )
         self._start_instances()
         outcome = self._wait()
         self._flush_metrics()
@@ -103,6 +106,8 @@ class Supervisor:
                     for channel in self.spec.outputs:
                         seen = self._continuous_seen.get((instance.host, channel.name))
                         upload_output(self.objects, channel, instance.root, seen)
+                if self.spec.model_uri:
+                    pack_model(self.objects, self.instances[0].root / "model", self.spec.model_uri)
             except StagingError as exc:
                 return Outcome("Failed", f"ClientError: {exc}")
         return outcome

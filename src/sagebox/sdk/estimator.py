@@ -1,0 +1,186 @@
+"""Training in the SageMaker Python SDK's shape: ``Estimator`` and ``TrainingInput``.
+
+```python
+from sagebox import image_uris
+from sagebox.sdk.estimator import Estimator, TrainingInput
+
+xgb = Estimator(image_uris.retrieve("xgboost", session.region_name, "1.7-1"), role,
+                instance_count=1, instance_type="ml.m5.xlarge", output_path="s3://b/models",
+                hyperparameters={"objective": "binary:logistic", "num_round": 100},
+                sagemaker_session=session)
+xgb.fit({"train": TrainingInput("s3://b/train/", content_type="text/csv"),
+         "validation": "s3://b/validation/"})
+xgb.model_data   # s3://b/models/<job>/output/model.tar.gz
+```
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sagebox.runtime.logs import JobLogs
+from sagebox.session import Session
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+class TrainingInput:
+    """A channel: an S3 prefix (or manifest) with its content type and distribution."""
+
+    def __init__(
+        self,
+        s3_data: str,
+        distribution: str = "FullyReplicated",
+        content_type: str | None = None,
+        s3_data_type: str = "S3Prefix",
+        input_mode: str | None = None,
+    ) -> None:
+        self.s3_data = s3_data
+        self.distribution = distribution
+        self.content_type = content_type
+        self.s3_data_type = s3_data_type
+        self.input_mode = input_mode
+
+    def channel(self, name: str) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "ChannelName": name,
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": self.s3_data_type,
+                    "S3Uri": self.s3_data,
+                    "S3DataDistributionType": self.distribution,
+                }
+            },
+        }
+        if self.content_type:
+            config["ContentType"] = self.content_type
+        if self.input_mode:
+            config["InputMode"] = self.input_mode
+        return config
+
+
+class TrainingFailedError(Exception):
+    """Raised by ``fit(wait=True)`` when the job ends Failed, as the SageMaker SDK does."""
+
+    def __init__(self, description: Mapping[str, Any]) -> None:
+        self.description = description
+        super().__init__(
+            f"Error for Training job {description['TrainingJobName']}: "
+            f"{description['TrainingJobStatus']}. Reason: "
+            f"{description.get('FailureReason', 'no reason recorded')}"
+        )
+
+
+class Estimator:
+    """Runs a training job for a built-in algorithm image."""
+
+    def __init__(
+        self,
+        image_uri: str,
+        role: str,
+        instance_count: int = 1,
+        instance_type: str = "ml.m5.xlarge",
+        *,
+        output_path: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        max_run: int = 24 * 60 * 60,
+        base_job_name: str | None = None,
+        sagemaker_session: Session | None = None,
+        environment: Mapping[str, str] | None = None,
+        metric_definitions: list[dict[str, str]] | None = None,
+        tags: list[dict[str, str]] | None = None,
+        volume_size: int = 30,
+    ) -> None:
+        self.image_uri = image_uri
+        self.role = role
+        self.instance_count = instance_count
+        self.instance_type = instance_type
+        self.sagemaker_session = sagemaker_session or Session()
+        self.output_path = output_path
+        self._hyperparameters = {k: str(v) for k, v in (hyperparameters or {}).items()}
+        self.max_run = max_run
+        self.base_job_name = base_job_name
+        self.environment = dict(environment or {})
+        self.metric_definitions = list(metric_definitions or [])
+        self.tags = list(tags or [])
+        self.volume_size = volume_size
+        self.latest_training_job: str | None = None
+
+    def set_hyperparameters(self, **values: Any) -> None:
+        self._hyperparameters.update({k: str(v) for k, v in values.items()})
+
+    def hyperparameters(self) -> dict[str, str]:
+        return dict(self._hyperparameters)
+
+    def _job_name(self) -> str:
+        base = self.base_job_name or self.image_uri.rsplit("/", 1)[-1].split(":", 1)[0]
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
+        return f"{base[: 63 - len(stamp) - 1]}-{stamp}"
+
+    def fit(
+        self,
+        inputs: Mapping[str, str | TrainingInput] | str | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        job_name: str | None = None,
+    ) -> None:
+        session = self.sagemaker_session
+        name = job_name or self._job_name()
+        channels = {"training": inputs} if isinstance(inputs, str) else dict(inputs or {})
+        output = self.output_path or f"s3://{session.default_bucket()}"
+        algorithm: dict[str, Any] = {"TrainingImage": self.image_uri, "TrainingInputMode": "File"}
+        if self.metric_definitions:
+            algorithm["MetricDefinitions"] = self.metric_definitions
+        request: dict[str, Any] = {
+            "TrainingJobName": name,
+            "AlgorithmSpecification": algorithm,
+            "RoleArn": self.role,
+            "HyperParameters": self._hyperparameters,
+            "InputDataConfig": [
+                (value if isinstance(value, TrainingInput) else TrainingInput(value)).channel(key)
+                for key, value in channels.items()
+            ],
+            "OutputDataConfig": {"S3OutputPath": output},
+            "ResourceConfig": {
+                "InstanceType": self.instance_type,
+                "InstanceCount": self.instance_count,
+                "VolumeSizeInGB": self.volume_size,
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
+        }
+        if self.environment:
+            request["Environment"] = self.environment
+        if self.tags:
+            request["Tags"] = self.tags
+        session.control.create_training_job(**request)
+        self.latest_training_job = name
+        if wait:
+            self.wait(logs=logs)
+
+    def describe(self) -> dict[str, Any]:
+        if self.latest_training_job is None:
+            raise ValueError("No training job yet: call fit() first.")
+        result: dict[str, Any] = self.sagemaker_session.control.describe_training_job(
+            TrainingJobName=self.latest_training_job
+        )
+        return result
+
+    def wait(self, logs: bool = True) -> dict[str, Any]:
+        session = self.sagemaker_session
+        if logs and session.home is not None and self.latest_training_job:
+            streams = JobLogs(session.home.path, "training-job", self.latest_training_job)
+            for line in streams.follow(lambda: self.describe()["TrainingJobStatus"] in TERMINAL):
+                prefix = f"[{line.stream.rsplit('/', 1)[-1]}] " if self.instance_count > 1 else ""
+                print(f"{prefix}{line.text}", file=sys.stdout, flush=True)
+        description = session.wait_for_job(self.describe, "TrainingJobStatus")
+        if description["TrainingJobStatus"] == "Failed":
+            raise TrainingFailedError(description)
+        return description
+
+    @property
+    def model_data(self) -> str | None:
+        artifacts = self.describe().get("ModelArtifacts")
+        return None if artifacts is None else str(artifacts["S3ModelArtifacts"])
