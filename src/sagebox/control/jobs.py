@@ -7,15 +7,17 @@ so the state machine, the reporter and listing are written once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sagebox.control.context import Context
 from sagebox.errors import ResourceNotFound, ValidationError
 from sagebox.home import Home
 from sagebox.runtime.local import LocalExecutor
 from sagebox.runtime.reporting import Outcome
+from sagebox.runtime.spec import JobSpec
 from sagebox.store.metadata import Change, ListQuery, MetricPoint, Record
 
 ACTIVE = ("InProgress", "Stopping")
@@ -204,3 +206,56 @@ def fail_untracked(home: Home, executor: LocalExecutor) -> None:
                     "process that created it ended first. Create it again.",
                 )
             )
+
+
+Handler = Callable[["Context", dict[str, Any]], dict[str, Any]]
+
+
+def start_job(
+    ctx: Context,
+    kind: JobKind,
+    request: Mapping[str, Any],
+    document: Mapping[str, Any],
+    spec: JobSpec,
+    now: datetime,
+) -> dict[str, Any]:
+    """Record a new job (InProgress, with its tags) and hand it to the executor."""
+    ctx.home.metadata.create(
+        kind.kind, spec.name, spec.arn, "InProgress", document, creation_time=now
+    )
+    if request.get("Tags"):
+        ctx.home.metadata.set_tags(spec.arn, {t["Key"]: t["Value"] for t in request["Tags"]})
+    ctx.executor.submit(spec)
+    return {kind.arn_field: spec.arn}
+
+
+def describe_handler(kind: JobKind) -> Handler:
+    """The Describe*Job operation of ``kind``."""
+
+    def describe_job(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+        return describe(ctx.home, kind, request[kind.name_field])
+
+    return describe_job
+
+
+def list_handler(kind: JobKind, member: str, summary_fields: Sequence[str]) -> Handler:
+    """The List*Jobs operation of ``kind``: summaries under ``member``, and NextToken."""
+
+    def list_kind(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+        summaries, token = list_jobs(ctx.home, kind, request, summary_fields)
+        response: dict[str, Any] = {member: summaries}
+        if token:
+            response["NextToken"] = token
+        return response
+
+    return list_kind
+
+
+def stop_handler(kind: JobKind) -> Handler:
+    """The Stop*Job operation of ``kind``."""
+
+    def stop_job(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
+        request_stop(ctx.home, ctx.executor, kind, request[kind.name_field])
+        return {}
+
+    return stop_job

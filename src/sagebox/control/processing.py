@@ -192,25 +192,9 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         ),
         stop_grace_seconds=ctx.home.config.stop_grace_seconds,
     )
-    ctx.home.metadata.create(PROCESSING.kind, name, arn, "InProgress", document, creation_time=now)
-    if request.get("Tags"):
-        ctx.home.metadata.set_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
-    ctx.executor.submit(spec)
-    return {"ProcessingJobArn": arn}
+    return jobs.start_job(ctx, PROCESSING, request, document, spec, now)
 
 
-def describe(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    return jobs.describe(ctx.home, PROCESSING, request["ProcessingJobName"])
-
-
-def list_jobs(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    summaries, token = jobs.list_jobs(ctx.home, PROCESSING, request, SUMMARY_FIELDS)
-    response: dict[str, Any] = {"ProcessingJobSummaries": summaries}
-    if token:
-        response["NextToken"] = token
-    return response
-
-
-def stop(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    jobs.request_stop(ctx.home, ctx.executor, PROCESSING, request["ProcessingJobName"])
-    return {}
+describe = jobs.describe_handler(PROCESSING)
+list_jobs = jobs.list_handler(PROCESSING, "ProcessingJobSummaries", SUMMARY_FIELDS)
+stop = jobs.stop_handler(PROCESSING)

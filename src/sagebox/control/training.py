@@ -234,25 +234,9 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         stop_grace_seconds=ctx.home.config.stop_grace_seconds,
         model_uri=f"{output_path}/{name}/output/model.tar.gz",
     )
-    ctx.home.metadata.create(TRAINING.kind, name, arn, "InProgress", document, creation_time=now)
-    if request.get("Tags"):
-        ctx.home.metadata.set_tags(arn, {t["Key"]: t["Value"] for t in request["Tags"]})
-    ctx.executor.submit(spec)
-    return {"TrainingJobArn": arn}
+    return jobs.start_job(ctx, TRAINING, request, document, spec, now)
 
 
-def describe(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    return jobs.describe(ctx.home, TRAINING, request["TrainingJobName"])
-
-
-def list_jobs(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    summaries, token = jobs.list_jobs(ctx.home, TRAINING, request, SUMMARY_FIELDS)
-    response: dict[str, Any] = {"TrainingJobSummaries": summaries}
-    if token:
-        response["NextToken"] = token
-    return response
-
-
-def stop(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    jobs.request_stop(ctx.home, ctx.executor, TRAINING, request["TrainingJobName"])
-    return {}
+describe = jobs.describe_handler(TRAINING)
+list_jobs = jobs.list_handler(TRAINING, "TrainingJobSummaries", SUMMARY_FIELDS)
+stop = jobs.stop_handler(TRAINING)
