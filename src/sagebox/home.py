@@ -48,6 +48,8 @@ class Config:
     metadata_url: str | None = None
     objects_url: str | None = None
     stop_grace_seconds: float = 30.0
+    # None: MLflow's store is the home's SQLite database (see sagebox.experiments.store)
+    mlflow_tracking_uri: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +59,7 @@ class Config:
             "metadata_url": self.metadata_url,
             "objects_url": self.objects_url,
             "stop_grace_seconds": self.stop_grace_seconds,
+            "mlflow_tracking_uri": self.mlflow_tracking_uri,
         }
 
     @classmethod
@@ -81,6 +84,7 @@ class Config:
             metadata_url=data.get("metadata_url"),
             objects_url=data.get("objects_url"),
             stop_grace_seconds=float(data.get("stop_grace_seconds", 30.0)),
+            mlflow_tracking_uri=data.get("mlflow_tracking_uri"),
         )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import re
 import tarfile
 from pathlib import Path
@@ -16,67 +15,12 @@ import pytest
 from sagebox.algorithms import ALGORITHMS, algorithm
 from sagebox.algorithms import xgboost as algo
 from sagebox.errors import ValidationError
+from tests.algorithms.harness import Job
+from tests.algorithms.harness import csv as _csv
+from tests.algorithms.harness import problem as _problem
 
 
-def _problem(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A learnable but noisy binary problem: the label depends on two of four features."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4))
-    y = (x[:, 0] + 0.5 * x[:, 1] + rng.normal(scale=0.7, size=n) > 0).astype(float)
-    return x, y
-
-
-def _csv(x: np.ndarray, y: np.ndarray) -> str:
-    return "".join(",".join(map(str, [int(t), *row])) + "\n" for t, row in zip(y, x, strict=True))
-
-
-class Job:
-    """SageMaker's /opt/ml layout under tmp_path, with the SM_* variables pointing at it."""
-
-    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.root = root
-        self.config = root / "input" / "config"
-        self.config.mkdir(parents=True)
-        self.model = root / "model"
-        self.output = root / "output"
-        self.checkpoints = root / "checkpoints"
-        self.content_types: dict[str, Any] = {}
-        self.monkeypatch = monkeypatch
-        for var, path in [
-            ("SM_INPUT_CONFIG_DIR", self.config),
-            ("SM_MODEL_DIR", self.model),
-            ("SM_OUTPUT_DIR", self.output),
-            ("SM_CHECKPOINT_DIR", self.checkpoints),
-        ]:
-            monkeypatch.setenv(var, str(path))
-        for name in ("train", "validation", "model"):
-            monkeypatch.setenv(f"SM_CHANNEL_{name.upper()}", str(root / "data" / name))
-
-    def channel(self, name: str, files: dict[str, str | bytes], content_type: str = "") -> Path:
-        directory = self.root / "data" / name
-        directory.mkdir(parents=True, exist_ok=True)
-        for filename, body in files.items():
-            path = directory / filename
-            if isinstance(body, bytes):
-                path.write_bytes(body)
-            else:
-                path.write_text(body)
-        if content_type:
-            self.content_types[name] = {"ContentType": content_type}
-        return directory
-
-    def run(self, capsys: pytest.CaptureFixture[str], **hp: object) -> tuple[int, list[str]]:
-        (self.config / "hyperparameters.json").write_text(
-            json.dumps({k: str(v) for k, v in hp.items()})
-        )
-        (self.config / "inputdataconfig.json").write_text(json.dumps(self.content_types))
-        rc = algo.main()
-        return rc, capsys.readouterr().out.splitlines()
-
-    @property
-    def failure(self) -> str:
-        return (self.output / "failure").read_text()
-
+class XGBoostJob(Job):
     def booster(self) -> Any:
         import xgboost
 
@@ -86,12 +30,12 @@ class Job:
 
 
 @pytest.fixture
-def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Job:
-    return Job(tmp_path, monkeypatch)
+def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> XGBoostJob:
+    return XGBoostJob(tmp_path, monkeypatch, algo.main)
 
 
 @pytest.fixture
-def binary_csv(job: Job) -> Job:
+def binary_csv(job: XGBoostJob) -> XGBoostJob:
     job.channel("train", {"train.csv": _csv(*_problem(600, 0))}, "text/csv")
     job.channel("validation", {"val.csv": _csv(*_problem(300, 1))}, "text/csv")
     return job
@@ -114,7 +58,7 @@ def _metrics(lines: list[str]) -> dict[str, list[float]]:
 
 
 def test_registry_names_the_module() -> None:
-    assert ALGORITHMS == {"xgboost": "sagebox.algorithms.xgboost"}
+    assert ALGORITHMS["xgboost"] == "sagebox.algorithms.xgboost"
     assert algorithm("xgboost") is algo
     with pytest.raises(ValidationError, match=r"xgboost"):
         algorithm("nope")
@@ -156,7 +100,7 @@ def test_required_and_typed_values() -> None:
     assert values["objective"] == "reg:squarederror"
 
 
-def test_invalid_hyperparameter_fails_the_job(binary_csv: Job, capsys: Any) -> None:
+def test_invalid_hyperparameter_fails_the_job(binary_csv: XGBoostJob, capsys: Any) -> None:
     rc, _ = binary_csv.run(capsys, num_round=5, eta=3)
     assert rc == 1
     assert binary_csv.failure.strip() == (
@@ -168,7 +112,7 @@ def test_invalid_hyperparameter_fails_the_job(binary_csv: Job, capsys: Any) -> N
 # --- training ----------------------------------------------------------------------------
 
 
-def test_trains_a_model_that_predicts_well(binary_csv: Job, capsys: Any) -> None:
+def test_trains_a_model_that_predicts_well(binary_csv: XGBoostJob, capsys: Any) -> None:
     import xgboost
 
     rc, lines = binary_csv.run(capsys, num_round=30, **BINARY)
@@ -180,7 +124,7 @@ def test_trains_a_model_that_predicts_well(binary_csv: Job, capsys: Any) -> None
     assert accuracy > 0.8
 
 
-def test_metric_lines_match_definitions_every_round(binary_csv: Job, capsys: Any) -> None:
+def test_metric_lines_match_definitions_every_round(binary_csv: XGBoostJob, capsys: Any) -> None:
     rc, lines = binary_csv.run(capsys, num_round=20, **BINARY)
     assert rc == 0
     round_lines = [line for line in lines if line.startswith("[")]
@@ -203,7 +147,7 @@ def test_every_metric_has_both_definitions() -> None:
     assert matched == {"train:merror", "validation:error"}
 
 
-def test_early_stopping_stops_early(job: Job, capsys: Any) -> None:
+def test_early_stopping_stops_early(job: XGBoostJob, capsys: Any) -> None:
     # Pure noise: validation loss stops improving after a few rounds.
     rng = np.random.default_rng(3)
     job.channel("train", {"t.csv": _csv(rng.normal(size=(300, 5)), rng.integers(0, 2, 300))}, "csv")
@@ -218,7 +162,7 @@ def test_early_stopping_stops_early(job: Job, capsys: Any) -> None:
     assert job.booster().num_boosted_rounds() == len(rounds)
 
 
-def test_early_stopping_needs_validation(job: Job, capsys: Any) -> None:
+def test_early_stopping_needs_validation(job: XGBoostJob, capsys: Any) -> None:
     job.channel("train", {"t.csv": _csv(*_problem(50, 0))}, "text/csv")
     rc, _ = job.run(capsys, num_round=5, early_stopping_rounds=2)
     assert rc == 1 and "'validation' channel" in job.failure
@@ -227,7 +171,7 @@ def test_early_stopping_needs_validation(job: Job, capsys: Any) -> None:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def test_csv_with_header_is_refused(job: Job, capsys: Any) -> None:
+def test_csv_with_header_is_refused(job: XGBoostJob, capsys: Any) -> None:
     job.channel("train", {"t.csv": "label,a,b\n1,0.5,0.2\n0,0.1,0.3\n"}, "text/csv")
     rc, _ = job.run(capsys, num_round=3)
     assert rc == 1
@@ -237,26 +181,26 @@ def test_csv_with_header_is_refused(job: Job, capsys: Any) -> None:
     assert job.failure.count("\n") == 1
 
 
-def test_non_numeric_label_is_refused(job: Job, capsys: Any) -> None:
+def test_non_numeric_label_is_refused(job: XGBoostJob, capsys: Any) -> None:
     job.channel("train", {"t.csv": "1,0.5,0.2\nyes,0.1,0.3\n"}, "text/csv")
     rc, _ = job.run(capsys, num_round=3)
     assert rc == 1
     assert "'yes'" in job.failure and "t.csv" in job.failure and "row 2" in job.failure
 
 
-def test_empty_train_channel_is_a_clear_failure(job: Job, capsys: Any) -> None:
+def test_empty_train_channel_is_a_clear_failure(job: XGBoostJob, capsys: Any) -> None:
     job.channel("train", {"empty.csv": ""}, "text/csv")
     rc, _ = job.run(capsys, num_round=3)
     assert rc == 1 and "'train' channel" in job.failure and "no data" in job.failure
 
 
-def test_gzip_csv_is_read(job: Job, capsys: Any) -> None:
+def test_gzip_csv_is_read(job: XGBoostJob, capsys: Any) -> None:
     job.channel("train", {"t.csv.gz": gzip.compress(_csv(*_problem(200, 0)).encode())}, "text/csv")
     rc, _ = job.run(capsys, num_round=4, objective="binary:logistic")
     assert rc == 0 and job.booster().num_boosted_rounds() == 4
 
 
-def test_libsvm_input(job: Job, capsys: Any) -> None:
+def test_libsvm_input(job: XGBoostJob, capsys: Any) -> None:
     import xgboost
 
     def libsvm(x: np.ndarray, y: np.ndarray) -> str:
@@ -278,7 +222,7 @@ def test_libsvm_input(job: Job, capsys: Any) -> None:
     assert ((job.booster().predict(xgboost.DMatrix(x)) > 0.5) == y).mean() > 0.75
 
 
-def test_parquet_input(job: Job, capsys: Any) -> None:
+def test_parquet_input(job: XGBoostJob, capsys: Any) -> None:
     import pandas as pd
 
     def parquet(x: np.ndarray, y: np.ndarray) -> bytes:
@@ -298,7 +242,7 @@ def test_parquet_input(job: Job, capsys: Any) -> None:
 # --- checkpoints and incremental training ------------------------------------------------
 
 
-def test_resumes_from_the_latest_checkpoint(binary_csv: Job, capsys: Any) -> None:
+def test_resumes_from_the_latest_checkpoint(binary_csv: XGBoostJob, capsys: Any) -> None:
     rc, _ = binary_csv.run(capsys, num_round=6, **BINARY)
     assert rc == 0
     assert (binary_csv.checkpoints / "xgboost-checkpoint.6").is_file()
@@ -328,7 +272,7 @@ def _member(name: str, data: bytes = b"", **attrs: Any) -> tuple[tarfile.TarInfo
     return info, data
 
 
-def test_incremental_training_from_a_model_tar(binary_csv: Job, capsys: Any) -> None:
+def test_incremental_training_from_a_model_tar(binary_csv: XGBoostJob, capsys: Any) -> None:
     rc, _ = binary_csv.run(capsys, num_round=5, **BINARY)
     assert rc == 0
     first = (binary_csv.model / "xgboost-model").read_bytes()
@@ -352,7 +296,7 @@ def test_incremental_training_from_a_model_tar(binary_csv: Job, capsys: Any) -> 
     ],
 )
 def test_hostile_model_tar_is_refused(
-    binary_csv: Job, capsys: Any, member: tuple[tarfile.TarInfo, bytes], reason: str
+    binary_csv: XGBoostJob, capsys: Any, member: tuple[tarfile.TarInfo, bytes], reason: str
 ) -> None:
     binary_csv.channel("model", {"model.tar.gz": _tar([member])})
     rc, _ = binary_csv.run(capsys, num_round=3, **BINARY)

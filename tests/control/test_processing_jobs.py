@@ -70,7 +70,12 @@ def test_job_runs_with_literal_paths_and_uploads_outputs(session: Session) -> No
     }
     log = session.home.logs_path / "processing-job" / "uploads" / "algo-1.log"
     assert "hello from algo-1" in log.read_text()
-    assert not (session.home.jobs_path / "processing-job" / "uploads").exists()
+    # the supervisor records the final state first, then removes the job's working folder
+    folder = session.home.jobs_path / "processing-job" / "uploads"
+    end = time.monotonic() + 30
+    while folder.exists():
+        assert time.monotonic() < end, "the job folder was not cleaned up"
+        time.sleep(0.05)
 
 
 @needs_namespaces

@@ -63,8 +63,8 @@ def _request(session: Session, name: str, **hyperparameters: str) -> dict[str, A
     }
 
 
-def _wait(session: Session, name: str) -> dict[str, Any]:
-    end = time.monotonic() + 120
+def _wait(session: Session, name: str, timeout: float = 180) -> dict[str, Any]:
+    end = time.monotonic() + timeout
     while True:
         described = session.control.describe_training_job(TrainingJobName=name)
         if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
@@ -118,10 +118,10 @@ def test_bad_hyperparameters_are_refused_at_create(session: Session) -> None:
         session.control.create_training_job(**_request(session, "bad-eta", eta="3"))
     with pytest.raises(ValidationError, match="not_a_parameter"):
         session.control.create_training_job(**_request(session, "bad-name", not_a_parameter="1"))
-    pipe = _request(session, "pipe")
-    pipe["AlgorithmSpecification"]["TrainingInputMode"] = "Pipe"
-    with pytest.raises(ValidationError, match="Pipe"):
-        session.control.create_training_job(**pipe)
+    gzip_in_file_mode = _request(session, "gz")
+    gzip_in_file_mode["InputDataConfig"][0]["CompressionType"] = "Gzip"
+    with pytest.raises(ValidationError, match="CompressionType 'Gzip' is for Pipe mode"):
+        session.control.create_training_job(**gzip_in_file_mode)
 
 
 def test_a_csv_with_a_header_fails_with_a_hint(session: Session) -> None:

@@ -21,7 +21,7 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         env=env,
-        timeout=240,
+        timeout=420,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
@@ -33,6 +33,10 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     assert "scanned 1 of 1 partitions" in out
     assert "flow: quickstart-applications v1 (7 steps)" in out
     assert "(test, train, validation)" in out
+    assert "training job loan-default-xgboost-" in out and ": Completed in" in out
+    assert "profit-maximising threshold" in out
+    assert "MLflow run" in out
+    assert list((home / "reports").glob("loan-default-xgboost-*/evaluation.html"))
     assert (
         home / "s3" / "sagebox-quickstart" / "reports" / "german-credit" / "report.html"
     ).is_file()

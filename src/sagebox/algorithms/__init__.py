@@ -13,6 +13,10 @@ from sagebox.errors import ValidationError
 
 ALGORITHMS: dict[str, str] = {
     "xgboost": "sagebox.algorithms.xgboost",
+    "lightgbm": "sagebox.algorithms.lightgbm",
+    "catboost": "sagebox.algorithms.catboost",
+    "linear-learner": "sagebox.algorithms.linear_learner",
+    "knn": "sagebox.algorithms.knn",
 }
 
 __all__ = ["ALGORITHMS", "algorithm"]

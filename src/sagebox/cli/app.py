@@ -10,6 +10,8 @@ import typer
 from sagebox.cli import audit as audit_cli
 from sagebox.cli import data as data_cli
 from sagebox.cli import datasets as datasets_cli
+from sagebox.cli import evaluate as evaluate_cli
+from sagebox.cli import experiments as experiments_cli
 from sagebox.cli import glue as glue_cli
 from sagebox.cli import iam as iam_cli
 from sagebox.cli import iam_advisor
@@ -17,6 +19,7 @@ from sagebox.cli import processing as processing_cli
 from sagebox.cli import quality as quality_cli
 from sagebox.cli import query as query_cli
 from sagebox.cli import s3 as s3_cli
+from sagebox.cli import training as training_cli
 from sagebox.cli import wrangler as wrangler_cli
 from sagebox.cli._common import HomeOption, aws_errors
 
@@ -29,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
+app.add_typer(training_cli.app, name="training-jobs", help="SageMaker training jobs.")
 iam_advisor.register(iam_cli.app)
 app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the advisor.")
 quality_cli.register(data_cli.app)
@@ -37,7 +41,9 @@ app.add_typer(datasets_cli.app, name="datasets", help="Generate synthetic datase
 app.add_typer(wrangler_cli.app, name="flows", help="Data Wrangler flows.")
 app.add_typer(glue_cli.app, name="glue", help="The Glue Data Catalog and crawlers.")
 query_cli.register(app)
+evaluate_cli.register(app)
 app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
+app.add_typer(experiments_cli.app, name="experiments", help="Training jobs as MLflow runs.")
 
 
 @app.command()
@@ -77,6 +83,7 @@ def logs(
 
     h = Home.open(home)
     from sagebox.control import processing as _  # noqa: F401  (registers the kind)
+    from sagebox.control import training as _training  # noqa: F401  (registers the kind)
 
     job_kind = JOB_KINDS.get(kind)
     if job_kind is None:

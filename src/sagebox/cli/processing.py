@@ -16,20 +16,21 @@ from sagebox.cli._common import (
     aws_errors,
     check_output,
     load_spec,
-    print_json,
-    print_mapping,
-    print_table,
     session,
 )
+from sagebox.cli._jobs import JobCommands
 
 app = typer.Typer(no_args_is_help=True)
 
-_COLUMNS = (
-    "ProcessingJobName",
-    "ProcessingJobStatus",
-    "CreationTime",
-    "ProcessingEndTime",
-    "FailureReason",
+JOBS = JobCommands(
+    "Processing",
+    (
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+        "CreationTime",
+        "ProcessingEndTime",
+        "FailureReason",
+    ),
 )
 
 
@@ -160,120 +161,12 @@ def create(
     s = session(home, endpoint_url, profile)
     response = s.control.create_processing_job(**request)
     if wait:
-        description = _wait_live(s, request["ProcessingJobName"])
-        _show(description, fmt)
+        description = JOBS.wait_live(s, request["ProcessingJobName"])
+        JOBS.show(description, fmt)
         if description["ProcessingJobStatus"] != "Completed":
             raise typer.Exit(1)
         return
-    _show(response, fmt)
+    JOBS.show(response, fmt)
 
 
-def _wait_live(s: Any, name: str) -> dict[str, Any]:
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    with console.status(f"{name}: InProgress") as status:
-
-        def on_poll(description: dict[str, Any]) -> None:
-            started = description.get("ProcessingStartTime")
-            since = f" since {started:%H:%M:%S}" if started else ""
-            status.update(f"{name}: {description['ProcessingJobStatus']}{since}")
-
-        def describe() -> dict[str, Any]:
-            result: dict[str, Any] = s.control.describe_processing_job(ProcessingJobName=name)
-            return result
-
-        description: dict[str, Any] = s.wait_for_job(
-            describe, "ProcessingJobStatus", on_poll=on_poll
-        )
-    console.print(f"{name}: {description['ProcessingJobStatus']}")
-    return description
-
-
-def _show(data: dict[str, Any], fmt: str) -> None:
-    if fmt == "json":
-        print_json(data)
-    else:
-        print_mapping(data)
-
-
-@app.command()
-@aws_errors("DescribeProcessingJob")
-def describe(
-    name: Annotated[str, typer.Argument(help="ProcessingJobName.")],
-    home: HomeOption = None,
-    endpoint_url: EndpointOption = None,
-    profile: ProfileOption = None,
-    output: OutputOption = "json",
-) -> None:
-    """Describe a processing job."""
-    fmt = check_output(output)
-    _show(
-        session(home, endpoint_url, profile).control.describe_processing_job(
-            ProcessingJobName=name
-        ),
-        fmt,
-    )
-
-
-@app.command("list")
-@aws_errors("ListProcessingJobs")
-def list_(
-    name_contains: Annotated[str | None, typer.Option(help="NameContains.")] = None,
-    status: Annotated[str | None, typer.Option(help="StatusEquals.")] = None,
-    sort_by: Annotated[str, typer.Option(help="Name, CreationTime or Status.")] = "CreationTime",
-    sort_order: Annotated[str, typer.Option(help="Ascending or Descending.")] = "Descending",
-    max_results: Annotated[int, typer.Option(help="Page size (1-100).")] = 10,
-    next_token: Annotated[str | None, typer.Option(help="NextToken of the previous page.")] = None,
-    all_pages: Annotated[bool, typer.Option("--all", help="Follow NextToken to the end.")] = False,
-    home: HomeOption = None,
-    endpoint_url: EndpointOption = None,
-    profile: ProfileOption = None,
-    output: OutputOption = "table",
-) -> None:
-    """List processing jobs, newest first."""
-    fmt = check_output(output)
-    control = session(home, endpoint_url, profile).control
-    request: dict[str, Any] = {
-        "SortBy": sort_by,
-        "SortOrder": sort_order,
-        "MaxResults": max_results,
-    }
-    if name_contains:
-        request["NameContains"] = name_contains
-    if status:
-        request["StatusEquals"] = status
-    if next_token:
-        request["NextToken"] = next_token
-    summaries: list[dict[str, Any]] = []
-    while True:
-        page = control.list_processing_jobs(**request)
-        summaries.extend(page["ProcessingJobSummaries"])
-        token = page.get("NextToken")
-        if not (all_pages and token):
-            break
-        request["NextToken"] = token
-    if fmt == "json":
-        print_json(
-            {
-                "ProcessingJobSummaries": summaries,
-                **({"NextToken": token} if token and not all_pages else {}),
-            }
-        )
-    else:
-        print_table(summaries, _COLUMNS)
-        if token and not all_pages:
-            typer.echo(f"More: --next-token {token}")
-
-
-@app.command()
-@aws_errors("StopProcessingJob")
-def stop(
-    name: Annotated[str, typer.Argument(help="ProcessingJobName.")],
-    home: HomeOption = None,
-    endpoint_url: EndpointOption = None,
-    profile: ProfileOption = None,
-) -> None:
-    """Stop a running processing job (SIGTERM, a grace period, then SIGKILL)."""
-    session(home, endpoint_url, profile).control.stop_processing_job(ProcessingJobName=name)
-    typer.echo(f"Stopping {name}")
+JOBS.register(app)

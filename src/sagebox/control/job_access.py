@@ -90,6 +90,10 @@ class RoleObjectStore(ObjectStore):
         self._check("s3:GetObject", bucket, key, self._object_tags(bucket, key))
         return self.inner.head_object(bucket, key)
 
+    def link_file(self, bucket: str, key: str, path: Path) -> tuple[ObjectInfo, bool]:
+        self._check("s3:GetObject", bucket, key, self._object_tags(bucket, key))
+        return self.inner.link_file(bucket, key, path)
+
     def delete_object(self, bucket: str, key: str) -> None:
         self._check("s3:DeleteObject", bucket, key)
         self.inner.delete_object(bucket, key)

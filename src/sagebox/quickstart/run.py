@@ -4,7 +4,9 @@
 s3://sagebox-quickstart/raw/ as two parts; 3. an SKLearnProcessor job on two instances
 (sharded by S3 key) that cleans the data and writes stratified splits; 4. the raw data
 and a generated batch of nested applications crawled into the Glue catalog, queried with
-SQL, and a data quality report written (see lake.py); 5. where it is.
+SQL, and a data quality report written (see lake.py); 5. XGBoost trained on the splits,
+its evaluation on the test split with the profit-maximising threshold, and its MLflow run
+(see training.py); 6. where it is.
 """
 
 from __future__ import annotations
@@ -107,7 +109,13 @@ def run(home_path: Path) -> None:
 
     crawl_query_report(session, BUCKET)
     print()
+    from sagebox.quickstart.training import train_and_evaluate
+
+    training_job = train_and_evaluate(session, BUCKET)
+    print()
     print(f"  objects on disk:  {home.path / 's3' / BUCKET}")
     print(f"  job logs:         {home.logs_path / 'processing-job' / job.job_name}")
     print(f"  metadata:         {home.metadata_url}")
+    print(f"  evaluation:       {home.path / 'reports' / training_job / 'evaluation.html'}")
     print(f"next: sagebox processing-jobs list --home {home.path}")
+    print(f"      sagebox experiments compare --home {home.path} --experiment loan-default")

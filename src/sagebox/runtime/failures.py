@@ -10,7 +10,7 @@ from sagebox.runtime.instance_types import InstanceProfile
 MAX_REASON = 1024  # AWS's limit on FailureReason
 
 
-def _traceback_tail(lines: list[str]) -> str | None:
+def traceback_tail(lines: list[str]) -> str | None:
     """The exception line of the last Python traceback, with the frame that raised it."""
     start = None
     for index, line in enumerate(lines):
@@ -52,7 +52,7 @@ def failure_reason(
                 "instance type with more memory, or process the data in smaller pieces."
             )[:MAX_REASON]
         return f"AlgorithmError: the process{on} was killed by signal {number} {name}"[:MAX_REASON]
-    exception = _traceback_tail(tail)
+    exception = traceback_tail(tail)
     if exception is not None:
         if exception.startswith("MemoryError"):
             return (

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -215,7 +216,16 @@ def _kill_instances(path: Path) -> None:
         entries = json.loads(path.read_text())
     except (OSError, ValueError):
         return
+    killed = []
     for entry in entries:
         if is_alive(entry.get("pid"), entry.get("ticks")):
             with suppress(ProcessLookupError):
                 os.killpg(entry["pid"], signal.SIGKILL)
+                killed.append(entry)
+    # SIGKILL is delivered at once but the exit takes a moment: wait (bounded) so that
+    # reconciliation returns with none of them running.
+    deadline = time.monotonic() + 5
+    while killed and time.monotonic() < deadline:
+        killed = [e for e in killed if is_alive(e.get("pid"), e.get("ticks"))]
+        if killed:
+            time.sleep(0.02)

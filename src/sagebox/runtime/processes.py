@@ -3,6 +3,9 @@
 Each job instance runs in a private mount namespace where its own folder is bind-
 mounted on ``/opt/ml``, so scripts written for SageMaker find their literal paths;
 ``EnableNetworkIsolation`` adds a private network namespace with no interfaces up.
+In the same namespace a generated hosts file is bind-mounted on ``/etc/hosts``, so the
+instances' host names (``algo-1``, ``algo-2`` ...) resolve to this machine, where every
+instance runs (torch.distributed's ``MASTER_ADDR=algo-1`` works as on SageMaker).
 Where namespaces cannot be made the instance still runs, with a warning.
 """
 
@@ -11,7 +14,9 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from sagebox.runtime.spec import CONTAINER_ROOT
@@ -20,8 +25,11 @@ _MOUNT_SCRIPT = (
     'ulimit -v "$2" 2>/dev/null; '
     'mount --bind "$1" ' + CONTAINER_ROOT + " || "
     '{ echo "sagebox: could not mount the job folder on ' + CONTAINER_ROOT + '" >&2; exit 97; }; '
-    'shift 2; exec "$@"'
+    'if [ -n "$3" ]; then mount --bind "$3" /etc/hosts || '
+    'echo "sagebox: WARNING: could not map the instance host names in /etc/hosts" >&2; fi; '
+    'shift 3; exec "$@"'
 )
+HOSTS_FILE = ".sagebox-hosts"  # in the instance folder, so it goes with it
 _PLAIN_SCRIPT = 'ulimit -v "$1" 2>/dev/null; shift; exec "$@"'
 
 
@@ -81,10 +89,39 @@ def _ensure_mount_point() -> bool:
     return True
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on now (for a job's MASTER_PORT)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def write_hosts_file(instance_root: Path, hosts: Sequence[str]) -> Path:
+    """This machine's /etc/hosts plus every instance host name on the loopback address."""
+    try:
+        base = Path("/etc/hosts").read_text()
+    except OSError:
+        base = "127.0.0.1 localhost\n::1 localhost\n"
+    path = instance_root / HOSTS_FILE
+    lines = [base.rstrip("\n"), "# sagebox: the job's instances, all on this machine"]
+    lines += [f"127.0.0.1 {host}" for host in hosts]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def wrap_instance_command(
-    command: list[str], instance_root: Path, memory_kib: int, *, network_isolation: bool
+    command: list[str],
+    instance_root: Path,
+    memory_kib: int,
+    *,
+    network_isolation: bool,
+    hosts: Sequence[str] = (),
 ) -> tuple[list[str], bool]:
-    """The argv that runs ``command`` as one instance, and whether /opt/ml is mounted."""
+    """The argv that runs ``command`` as one instance, and whether /opt/ml is mounted.
+
+    With ``hosts``, the instance resolves each of those names to 127.0.0.1 (when
+    namespaces are available; the caller logs that they do not resolve otherwise).
+    """
     mode = namespace_mode()
     if mode is None:
         return [
@@ -102,4 +139,5 @@ def wrap_instance_command(
     if network_isolation:
         unshare.append("--net")
     argv = [*unshare, "--", "/bin/sh", "-c", _MOUNT_SCRIPT, "sagebox-instance"]
-    return [*argv, str(instance_root), str(memory_kib), *command], True
+    hosts_file = str(write_hosts_file(instance_root, hosts)) if hosts else ""
+    return [*argv, str(instance_root), str(memory_kib), hosts_file, *command], True

@@ -42,6 +42,10 @@ class JobReporter(Protocol):
     def finished(self, outcome: Outcome) -> None:
         """Record the final state; a job already in a final state is left as it is."""
 
+    def released(self) -> None:
+        """The job's instances are released and queued jobs started: slow follow-up work
+        (experiment tracking) goes here, where it delays nobody."""
+
 
 class ReporterFactory(Protocol):
     def __call__(self, home: Home, spec: JobSpec) -> JobReporter: ...
@@ -117,3 +121,9 @@ class BackgroundReporter:
         self._queue.put(("finished", (outcome,)))
         self._queue.put(None)
         self._thread.join()
+
+    def released(self) -> None:
+        """Run the reporter's follow-up work, after the job's capacity is given back."""
+        hook = getattr(self._reporter, "released", None)
+        if hook is not None:
+            hook()

@@ -16,17 +16,27 @@ CONTAINER_ROOT = "/opt/ml"
 
 Distribution = Literal["FullyReplicated", "ShardedByS3Key"]
 UploadMode = Literal["EndOfJob", "Continuous"]
+InputMode = Literal["File", "Pipe", "FastFile"]
 
 
 @dataclass(frozen=True)
 class InputChannel:
-    """S3 objects staged onto each instance before the program starts (File mode)."""
+    """S3 objects an instance reads.
+
+    File mode stages them before the program starts; Pipe mode streams them through a
+    FIFO per epoch (``<container_path>_<epoch>``) while it runs; FastFile links them in
+    place where the object store is local (no copy), else stages them.
+    """
 
     name: str
     s3_uri: str
     container_path: str
     distribution: Distribution = "FullyReplicated"
     data_type: Literal["S3Prefix", "ManifestFile"] = "S3Prefix"
+    input_mode: InputMode = "File"
+    compression: Literal["None", "Gzip"] = "None"  # Pipe mode: decompressed while streaming
+    shuffle_seed: int | None = None  # ShuffleConfig: object order shuffled per epoch
+    optional: bool = False  # an empty prefix is fine (checkpoints to resume from)
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,12 @@ class JobSpec:
     network_isolation: bool = False
     # where the first instance's /opt/ml/model goes, packed as model.tar.gz (training jobs)
     model_uri: str | None = None
+    # where /opt/ml/output/data goes, packed as output.tar.gz, when it holds anything
+    output_data_uri: str | None = None
     stop_grace_seconds: float = 30.0
+    # RetryStrategy.MaximumRetryAttempts: restarts after an instance is lost (not after
+    # the program's own error), resuming from checkpoints
+    max_retry_attempts: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)

@@ -43,6 +43,8 @@ def list_channel_keys(store: ObjectStore, channel: InputChannel) -> tuple[str, l
             return base_uri.bucket, keys
         keys = [info.key for info in store.iter_objects(uri.bucket, uri.key)]
     except SageboxError as exc:
+        if channel.optional and exc.code == "NoSuchBucket":
+            return uri.bucket, []
         raise StagingError(
             f"Could not read input '{channel.name}' at {channel.s3_uri}: {exc.message}"
         ) from None
@@ -52,7 +54,7 @@ def list_channel_keys(store: ObjectStore, channel: InputChannel) -> tuple[str, l
             f'({exc}). A manifest is a JSON list: {{"prefix": "s3://..."}} then keys.'
         ) from None
     keys = [k for k in keys if not k.endswith("/")]  # folder placeholders hold no data
-    if not keys:
+    if not keys and not channel.optional:
         raise StagingError(
             f"No objects found under {channel.s3_uri} for input '{channel.name}'. "
             "Check the URI, or upload the data first (sagebox s3 cp ...)."
@@ -74,7 +76,11 @@ def stage_input(
     keys: Iterable[str],
     instance_root: Path,
 ) -> int:
-    """Download ``keys`` into the channel's folder; returns the bytes staged."""
+    """Put ``keys`` in the channel's folder; returns the bytes written to disk.
+
+    File mode downloads; FastFile links the store's own files where it can (nothing
+    copied, read on access) and downloads otherwise.
+    """
     target = host_path(instance_root, channel.container_path)
     target.mkdir(parents=True, exist_ok=True)
     prefix = parse_s3_uri(channel.s3_uri).key if channel.data_type == "S3Prefix" else ""
@@ -82,12 +88,15 @@ def stage_input(
     for key in keys:
         relative = _relative_path(prefix, key)
         try:
-            info = store.download_file(bucket, key, target / relative)
+            if channel.input_mode == "FastFile":
+                info, linked = store.link_file(bucket, key, target / relative)
+            else:
+                info, linked = store.download_file(bucket, key, target / relative), False
         except SageboxError as exc:
             raise StagingError(
                 f"Could not stage s3://{bucket}/{key} for input '{channel.name}': {exc.message}"
             ) from None
-        total += info.size
+        total += 0 if linked else info.size
     return total
 
 
@@ -111,15 +120,17 @@ def upload_output(
         for filename in sorted(files):
             path = Path(dirpath) / filename
             relative = path.relative_to(source).as_posix()
-            if seen is not None:
-                stat = path.stat()
-                state = (stat.st_size, stat.st_mtime_ns)
-                if seen.get(relative) == state:
-                    continue
-                seen[relative] = state
             key = f"{base}/{relative}" if base else relative
             try:
+                if seen is not None:
+                    stat = path.stat()
+                    state = (stat.st_size, stat.st_mtime_ns)
+                    if seen.get(relative) == state:
+                        continue
+                    seen[relative] = state
                 store.put_object(uri.bucket, key, path)
+            except FileNotFoundError:
+                continue  # removed by the program while we walked (an old checkpoint)
             except SageboxError as exc:
                 raise StagingError(
                     f"Could not upload output '{channel.name}' to s3://{uri.bucket}/{key}: "
@@ -127,6 +138,14 @@ def upload_output(
                 ) from None
             uploaded += 1
     return uploaded
+
+
+def pack_folder(store: ObjectStore, folder: Path, s3_uri: str) -> bool:
+    """Pack ``folder`` as a tar.gz at ``s3_uri`` when it holds any file (output.tar.gz)."""
+    if not folder.is_dir() or not any(p.is_file() for p in folder.rglob("*")):
+        return False
+    pack_model(store, folder, s3_uri)
+    return True
 
 
 def pack_model(store: ObjectStore, model_dir: Path, s3_uri: str) -> None:

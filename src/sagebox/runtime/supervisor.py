@@ -28,12 +28,14 @@ from typing import IO
 from sagebox.home import Home
 from sagebox.runtime import failures
 from sagebox.runtime.instance_types import instance_profile
-from sagebox.runtime.processes import wrap_instance_command
+from sagebox.runtime.pipes import PipeFeeder
+from sagebox.runtime.processes import free_port, wrap_instance_command
 from sagebox.runtime.reporting import BackgroundReporter, Outcome, load_factory
-from sagebox.runtime.spec import CONTAINER_ROOT, JobSpec, host_path, log_dir
+from sagebox.runtime.spec import CONTAINER_ROOT, InputChannel, JobSpec, host_path, log_dir
 from sagebox.runtime.staging import (
     StagingError,
     list_channel_keys,
+    pack_folder,
     pack_model,
     shard,
     stage_input,
@@ -42,6 +44,7 @@ from sagebox.runtime.staging import (
 from sagebox.store.metadata import MetricPoint
 
 RESULT_FILE = "result.json"
+CHECKPOINTS = "checkpoints"  # the output channel CheckpointConfig syncs continuously
 INSTANCES_FILE = "instances.json"
 TAIL_LINES = 40
 
@@ -73,6 +76,10 @@ class Supervisor:
         self._metric_buffer: list[MetricPoint] = []
         self._lock = threading.Lock()
         self._continuous_seen: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
+        self.feeders: list[PipeFeeder] = []
+        self.bytes_on_disk = 0  # what staging wrote to disk (Pipe mode and links: none)
+        self._downloading_since = 0.0
+        self._first_metric_after: float | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def run(self) -> Outcome:
@@ -86,6 +93,35 @@ class Supervisor:
         return outcome
 
     def _run(self) -> Outcome:
+        attempt = 0
+        while True:
+            outcome = self._attempt()
+            if not self._retryable(outcome) or attempt >= self.spec.max_retry_attempts:
+                break
+            attempt += 1
+            self.reporter.secondary_status(
+                "Restarting",
+                f"Restarting the job (retry {attempt} of {self.spec.max_retry_attempts}) "
+                f"after: {outcome.failure_reason}",
+            )
+            for instance in self.instances:
+                _remove_tree(instance.root)
+            self.instances = []
+            self._continuous_seen = {}
+        return outcome
+
+    def _retryable(self, outcome: Outcome) -> bool:
+        """RetryStrategy retries a lost instance (killed from outside), not the program's
+        own error, as AWS retries internal errors only."""
+        if outcome.status != "Failed" or self.stop_reason:
+            return False
+        codes = [i.process.returncode for i in self.instances if i.process]
+        return any(code is not None and code < 0 for code in codes)
+
+    def _attempt(self) -> Outcome:
+        self._downloading_since = time.monotonic()
+        self._first_metric_after = None
+        self.bytes_on_disk = 0
         self.reporter.secondary_status("Downloading", "Downloading input data")
         try:
             self._prepare_instances()
@@ -96,9 +132,18 @@ class Supervisor:
         self.reporter.secondary_status(
             "Training", "Training image download completed. Training in progress."
         )
+        for feeder in self.feeders:
+            feeder.start()
         self._start_instances()
         outcome = self._wait()
+        for feeder in self.feeders:
+            feeder.stop()
+        broken = [f.error for f in self.feeders if f.error]
+        self.feeders = []
+        if broken and outcome.status != "Stopped":
+            outcome = Outcome("Failed", f"ClientError: {broken[0]}")
         self._flush_metrics()
+        self._data_metrics()
         if outcome.status == "Completed":
             self.reporter.secondary_status("Uploading", "Uploading output data")
             try:
@@ -108,6 +153,12 @@ class Supervisor:
                         upload_output(self.objects, channel, instance.root, seen)
                 if self.spec.model_uri:
                     pack_model(self.objects, self.instances[0].root / "model", self.spec.model_uri)
+                if self.spec.output_data_uri:
+                    pack_folder(
+                        self.objects,
+                        self.instances[0].root / "output" / "data",
+                        self.spec.output_data_uri,
+                    )
             except StagingError as exc:
                 return Outcome("Failed", f"ClientError: {exc}")
         return outcome
@@ -116,14 +167,25 @@ class Supervisor:
         logs = log_dir(self.home.path, self.spec.kind, self.spec.name)
         logs.mkdir(parents=True, exist_ok=True)
         hosts = self.spec.host_names()
-        channel_keys = [list_channel_keys(self.objects, ch) for ch in self.spec.inputs]
+        inputs = [*self.spec.inputs, *self._checkpoint_inputs()]
+        channel_keys = [list_channel_keys(self.objects, ch) for ch in inputs]
+        content_types = self.spec.config_files.get(
+            f"{CONTAINER_ROOT}/input/config/inputdataconfig.json", {}
+        )
         for index, host in enumerate(hosts):
             root = self.job_dir / host
             root.mkdir(parents=True, exist_ok=True)
             self.instances.append(Instance(host, root, logs / f"{host}.log"))
-            for channel, (bucket, keys) in zip(self.spec.inputs, channel_keys, strict=True):
+            for channel, (bucket, keys) in zip(inputs, channel_keys, strict=True):
                 mine = shard(keys, channel, index, len(hosts))
-                stage_input(self.objects, channel, bucket, mine, root)
+                if channel.input_mode == "Pipe":
+                    content = (content_types.get(channel.name) or {}).get("ContentType", "")
+                    target = host_path(root, channel.container_path)
+                    self.feeders.append(
+                        PipeFeeder(self.objects, channel, bucket, mine, target, content)
+                    )
+                else:
+                    self.bytes_on_disk += stage_input(self.objects, channel, bucket, mine, root)
             for output in self.spec.outputs:
                 host_path(root, output.container_path).mkdir(parents=True, exist_ok=True)
             resource = {"current_host": host, "hosts": hosts, "network_interface_name": "lo"}
@@ -138,6 +200,30 @@ class Supervisor:
                 path.write_text(json.dumps(document, indent=1))
             for sub in ("model", "output/data", "checkpoints"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def _checkpoint_inputs(self) -> list[InputChannel]:
+        """CheckpointConfig: what an earlier attempt or job left in S3, to resume from."""
+        return [
+            InputChannel(
+                name=output.name,
+                s3_uri=output.s3_uri,
+                container_path=output.container_path,
+                optional=True,
+            )
+            for output in self.spec.outputs
+            if output.name == CHECKPOINTS
+        ]
+
+    def _data_metrics(self) -> None:
+        """How the input modes differ, as metrics: bytes staged on disk, time to the
+        program's first metric line (its first iteration)."""
+        now = datetime.now(UTC)
+        points = [MetricPoint("sagebox:input_bytes_on_disk", float(self.bytes_on_disk), now)]
+        if self._first_metric_after is not None:
+            points.append(
+                MetricPoint("sagebox:seconds_to_first_metric", self._first_metric_after, now)
+            )
+        self.reporter.metrics(points)
 
     def _environment(self, instance: Instance, mounted: bool) -> dict[str, str]:
         def path(container: str) -> str:
@@ -173,6 +259,12 @@ class Supervisor:
         )
         for channel in self.spec.inputs:
             env[f"SM_CHANNEL_{channel.name.upper()}"] = path(channel.container_path)
+        if self.spec.kind == "training-job":
+            # One free port per job, the same on every instance: script mode's MASTER_PORT
+            # for torch.distributed (docs/script-mode.md).
+            if not hasattr(self, "_master_port"):
+                self._master_port = free_port()
+            env["SAGEBOX_MASTER_PORT"] = str(self._master_port)
         env.update(self.spec.environment)
         return env
 
@@ -181,7 +273,11 @@ class Supervisor:
         for instance in self.instances:
             command = list(self.spec.command)
             argv, mounted = wrap_instance_command(
-                command, instance.root, memory_kib, network_isolation=self.spec.network_isolation
+                command,
+                instance.root,
+                memory_kib,
+                network_isolation=self.spec.network_isolation,
+                hosts=self.spec.host_names(),
             )
             if not mounted:
                 argv = [
@@ -247,6 +343,10 @@ class Supervisor:
             except (ValueError, IndexError):
                 continue
             with self._lock:
+                if self._first_metric_after is None:
+                    self._first_metric_after = round(
+                        time.monotonic() - self._downloading_since, 3
+                    )
                 self._metric_buffer.append(MetricPoint(name, value, now))
 
     def _flush_metrics(self) -> None:
@@ -375,12 +475,14 @@ def main(argv: Sequence[str]) -> int:
     job_dir = Path(argv[0])
     spec = JobSpec.from_json((job_dir / "spec.json").read_text())
     home = Home.open(spec.home, create=False)
-    Supervisor(home, spec, job_dir).run()
+    supervisor = Supervisor(home, spec, job_dir)
+    supervisor.run()
     from sagebox.runtime.local import LocalExecutor
 
     executor = LocalExecutor(home)
     executor.mark_done(spec.kind, spec.name)
     executor.schedule()
+    supervisor.reporter.released()
     return 0
 
 

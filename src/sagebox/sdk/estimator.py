@@ -27,6 +27,13 @@ from sagebox.session import Session
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
+class ShuffleConfig:
+    """Pipe mode: shuffle the order of a channel's S3 objects each epoch, from ``seed``."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+
 class TrainingInput:
     """A channel: an S3 prefix (or manifest) with its content type and distribution."""
 
@@ -37,12 +44,16 @@ class TrainingInput:
         content_type: str | None = None,
         s3_data_type: str = "S3Prefix",
         input_mode: str | None = None,
+        compression: str | None = None,
+        shuffle_config: ShuffleConfig | None = None,
     ) -> None:
         self.s3_data = s3_data
         self.distribution = distribution
         self.content_type = content_type
         self.s3_data_type = s3_data_type
         self.input_mode = input_mode
+        self.compression = compression
+        self.shuffle_config = shuffle_config
 
     def channel(self, name: str) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -59,6 +70,10 @@ class TrainingInput:
             config["ContentType"] = self.content_type
         if self.input_mode:
             config["InputMode"] = self.input_mode
+        if self.compression:
+            config["CompressionType"] = self.compression
+        if self.shuffle_config is not None:
+            config["ShuffleConfig"] = {"Seed": self.shuffle_config.seed}
         return config
 
 
@@ -93,6 +108,12 @@ class Estimator:
         metric_definitions: list[dict[str, str]] | None = None,
         tags: list[dict[str, str]] | None = None,
         volume_size: int = 30,
+        input_mode: str = "File",
+        checkpoint_s3_uri: str | None = None,
+        max_retry_attempts: int | None = None,
+        enable_network_isolation: bool = False,
+        model_uri: str | None = None,
+        model_channel_name: str = "model",
     ) -> None:
         self.image_uri = image_uri
         self.role = role
@@ -107,6 +128,12 @@ class Estimator:
         self.metric_definitions = list(metric_definitions or [])
         self.tags = list(tags or [])
         self.volume_size = volume_size
+        self.input_mode = input_mode
+        self.checkpoint_s3_uri = checkpoint_s3_uri
+        self.max_retry_attempts = max_retry_attempts
+        self.enable_network_isolation = enable_network_isolation
+        self.model_uri = model_uri  # incremental training: an earlier job's model.tar.gz
+        self.model_channel_name = model_channel_name
         self.latest_training_job: str | None = None
 
     def set_hyperparameters(self, **values: Any) -> None:
@@ -126,19 +153,43 @@ class Estimator:
         wait: bool = True,
         logs: bool = True,
         job_name: str | None = None,
+        experiment_config: Mapping[str, str] | None = None,
     ) -> None:
-        session = self.sagemaker_session
         name = job_name or self._job_name()
-        channels = {"training": inputs} if isinstance(inputs, str) else dict(inputs or {})
+        request = self.training_request(inputs, name, experiment_config)
+        self.sagemaker_session.control.create_training_job(**request)
+        self.latest_training_job = name
+        if wait:
+            self.wait(logs=logs)
+
+    def training_request(
+        self,
+        inputs: Mapping[str, str | TrainingInput] | str | None,
+        name: str,
+        experiment_config: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """The CreateTrainingJob request ``fit`` sends (a tuner builds its training job
+        definition from it)."""
+        session = self.sagemaker_session
+        channels: dict[str, str | TrainingInput] = (
+            {"training": inputs} if isinstance(inputs, str) else dict(inputs or {})
+        )
+        if self.model_uri and self.model_channel_name not in channels:
+            channels[self.model_channel_name] = TrainingInput(
+                self.model_uri, content_type="application/x-sagemaker-model", input_mode="File"
+            )
         output = self.output_path or f"s3://{session.default_bucket()}"
-        algorithm: dict[str, Any] = {"TrainingImage": self.image_uri, "TrainingInputMode": "File"}
+        algorithm: dict[str, Any] = {
+            "TrainingImage": self.image_uri,
+            "TrainingInputMode": self.input_mode,
+        }
         if self.metric_definitions:
             algorithm["MetricDefinitions"] = self.metric_definitions
         request: dict[str, Any] = {
             "TrainingJobName": name,
             "AlgorithmSpecification": algorithm,
             "RoleArn": self.role,
-            "HyperParameters": self._hyperparameters,
+            "HyperParameters": self.hyperparameters(),
             "InputDataConfig": [
                 (value if isinstance(value, TrainingInput) else TrainingInput(value)).channel(key)
                 for key, value in channels.items()
@@ -151,14 +202,26 @@ class Estimator:
             },
             "StoppingCondition": {"MaxRuntimeInSeconds": self.max_run},
         }
+        if not request["InputDataConfig"]:
+            del request["InputDataConfig"]  # fit() without inputs: the API takes no empty list
         if self.environment:
             request["Environment"] = self.environment
         if self.tags:
             request["Tags"] = self.tags
-        session.control.create_training_job(**request)
-        self.latest_training_job = name
-        if wait:
-            self.wait(logs=logs)
+        if self.checkpoint_s3_uri:
+            request["CheckpointConfig"] = {"S3Uri": self.checkpoint_s3_uri}
+        if self.max_retry_attempts:
+            request["RetryStrategy"] = {"MaximumRetryAttempts": self.max_retry_attempts}
+        if self.enable_network_isolation:
+            request["EnableNetworkIsolation"] = True
+        if experiment_config:
+            request["ExperimentConfig"] = dict(experiment_config)
+        request.update(self._request_fields())
+        return request
+
+    def _request_fields(self) -> dict[str, Any]:
+        """More CreateTrainingJob fields; a hook for subclasses (framework estimators)."""
+        return {}
 
     def describe(self) -> dict[str, Any]:
         if self.latest_training_job is None:

@@ -137,6 +137,14 @@ class ObjectStore(abc.ABC):
             raise
         return info
 
+    def link_file(self, bucket: str, key: str, path: Path) -> tuple[ObjectInfo, bool]:
+        """Make the object readable at ``path`` without a copy where the backend can.
+
+        Returns the object's info and whether it was linked (True) or downloaded. The
+        base implementation downloads; a local store hard-links its own file, read-only.
+        """
+        return self.download_file(bucket, key, path), False
+
     def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:
         """Every object under ``prefix``, in key order, across pages."""
         token: str | None = None

@@ -438,6 +438,21 @@ class LocalObjectStore(ObjectStore):
         os.close(fd)
         return record.info(bucket, key)
 
+    def link_file(self, bucket: str, key: str, path: Path) -> tuple[ObjectInfo, bool]:
+        # Writers replace an object by rename, never in place, so a hard link keeps
+        # reading the version it was made from: FastFile without a copy.
+        info = self.head_object(bucket, key)
+        bucket_dir = self._require_bucket(bucket)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        try:
+            with self._locked(bucket, exclusive=False):
+                body = bucket_dir.joinpath(*encode_key(key))
+                os.link(body / SELF_NAME if body.is_dir() else body, path)
+        except OSError:  # another file system, or links not allowed: a copy it is
+            return self.download_file(bucket, key, path), False
+        return info, True
+
     def get_object_tags(self, bucket: str, key: str) -> dict[str, str]:
         fd, record = self._read(bucket, key)
         os.close(fd)
