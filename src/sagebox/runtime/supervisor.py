@@ -344,9 +344,7 @@ class Supervisor:
                 continue
             with self._lock:
                 if self._first_metric_after is None:
-                    self._first_metric_after = round(
-                        time.monotonic() - self._downloading_since, 3
-                    )
+                    self._first_metric_after = round(time.monotonic() - self._downloading_since, 3)
                 self._metric_buffer.append(MetricPoint(name, value, now))
 
     def _flush_metrics(self) -> None:
