@@ -271,7 +271,8 @@ def main() -> None:
     parser.add_argument("--pipe-gb", type=float, default=2.0)
     parser.add_argument("--skip", nargs="*", default=[], choices=["overhead", "pipe", "credit"])
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="sagebox-bench-") as tmp:
+    # the last jobs may still be logging to MLflow when the folder goes
+    with tempfile.TemporaryDirectory(prefix="sagebox-bench-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         if "overhead" not in args.skip:
             overhead(root, args.sizes)

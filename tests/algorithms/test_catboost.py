@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,17 @@ from sagebox.algorithms import catboost as algo
 from sagebox.algorithms.inference import load_model
 from sagebox.errors import ValidationError
 from sagebox.session import Session
-from tests.algorithms.harness import Job, csv, problem
+from tests.algorithms.harness import (
+    Job,
+    csv,
+    final_metrics,
+    metric_values,
+    model_files,
+    noise_channels,
+    problem,
+    rounds,
+    run_training_job,
+)
 
 FAST = {"learning_rate": 0.3, "depth": 3, "thread_count": 1, "verbose": 0}
 
@@ -30,20 +37,6 @@ class CatBoostJob(Job):
 @pytest.fixture
 def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CatBoostJob:
     return CatBoostJob(tmp_path, monkeypatch, algo.main)
-
-
-def _metrics(lines: list[str]) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for line in lines:
-        for definition in algo.METRIC_DEFINITIONS:
-            match = re.match(definition["Regex"], line)
-            if match:
-                found.setdefault(definition["Name"], []).append(float(match.group(1)))
-    return found
-
-
-def _rounds(lines: list[str]) -> list[int]:
-    return [int(line[1 : line.index("]")]) for line in lines if re.match(r"\[[0-9]+\]\t", line)]
 
 
 # --- hyperparameters ---------------------------------------------------------------------
@@ -60,6 +53,8 @@ def test_sagemaker_defaults_and_messages() -> None:
     assert info.value.message == (
         "The 'depth' parameter of CatBoost must be an int in [1, 16]. Got 17 instead."
     )
+    with pytest.raises(ValidationError, match=r"'learning_rate' .* \(0, 1\)\. Got 2 instead"):
+        algo.validate_hyperparameters({"learning_rate": "2"})
     with pytest.raises(ValidationError, match=r"'rsm' .* float in \(0, 1\]\. Got 0 instead"):
         algo.validate_hyperparameters({"rsm": "0"})
     with pytest.raises(ValidationError, match=r"'grow_policy' .*'Lossguide'.* Got Oblivious"):
@@ -83,15 +78,6 @@ def test_cross_field_checks() -> None:
     assert algo.validate_hyperparameters({"grow_policy": "Lossguide"})["grow_policy"] == "Lossguide"
 
 
-def test_invalid_hyperparameter_fails_the_job(job: CatBoostJob, capsys: Any) -> None:
-    job.channel("train", {"t.csv": csv(*problem(100, 0))})
-    rc, _ = job.run(capsys, iterations=5, learning_rate=2)
-    assert rc == 1
-    assert job.failure.strip() == (
-        "The 'learning_rate' parameter of CatBoost must be a float in (0, 1). Got 2 instead."
-    )
-
-
 # --- training, metrics, problems ---------------------------------------------------------
 
 
@@ -101,7 +87,7 @@ def test_binary_metric_lines_every_iteration(job: CatBoostJob, capsys: Any) -> N
     rc, lines = job.run(capsys, iterations=15, early_stopping_rounds=0, **FAST)
     assert rc == 0, job.failure if rc else ""
     assert "loss_function 'auto' chose 'Logloss' from the labels" in lines
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert len(metrics["validation:AUC"]) == len(metrics["train:Logloss"]) == 15
     assert metrics["AUC"] == metrics["validation:AUC"]  # SageMaker's documented name
     assert metrics["validation:AUC"][-1] > 0.8
@@ -115,53 +101,11 @@ def test_binary_metric_lines_every_iteration(job: CatBoostJob, capsys: Any) -> N
     assert loaded.algorithm == "catboost" and loaded.problem == "binary"
 
 
-def test_multiclass_quick_run(job: CatBoostJob, capsys: Any) -> None:
-    def data(n: int, seed: int) -> str:
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(n, 3))
-        return csv(x, np.digitize(x[:, 0] + 0.3 * rng.normal(size=n), [-0.5, 0.5]))
-
-    job.channel("train", {"t.csv": data(600, 0)}, "text/csv")
-    job.channel("validation", {"v.csv": data(300, 1)}, "text/csv")
-    rc, lines = job.run(capsys, iterations=10, **FAST)
-    assert rc == 0, job.failure if rc else ""
-    assert "loss_function 'auto' chose 'MultiClass' from the labels (3 classes)" in lines
-    assert len(_metrics(lines)["validation:MultiClass"]) > 3
-    loaded = load_model(job.model)
-    assert loaded.problem == "multiclass"
-    scores = loaded.predict(np.array([[-2.0, 0, 0], [0.0, 0, 0], [2.0, 0, 0]], dtype="float32"))
-    assert scores.shape == (3, 3)
-    assert list(scores.argmax(axis=1)) == [0, 1, 2]
-    assert job.evaluation["problem"] == "multiclass"
-
-
-def test_regression_quick_run(job: CatBoostJob, capsys: Any) -> None:
-    def floats(n: int, seed: int) -> str:  # the harness's csv() writes integer labels
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(n, 3))
-        y = 3 * x[:, 0] + 0.5 + rng.normal(scale=0.1, size=n)
-        return "".join(",".join(map(str, [t, *r])) + "\n" for t, r in zip(y, x, strict=True))
-
-    job.channel("train", {"t.csv": floats(600, 0)}, "text/csv")
-    job.channel("validation", {"v.csv": floats(300, 1)}, "text/csv")
-    rc, lines = job.run(capsys, iterations=30, **FAST)
-    assert rc == 0, job.failure if rc else ""
-    assert "loss_function 'auto' chose 'RMSE' from the labels" in lines
-    rmse = _metrics(lines)["validation:RMSE"]
-    assert rmse[-1] < rmse[0] / 3
-    loaded = load_model(job.model)
-    assert loaded.problem == "regression"
-    prediction = loaded.predict(np.array([[1.0, 0, 0], [-1.0, 0, 0]], dtype="float32"))
-    assert prediction[0] > 2 and prediction[1] < -1
-
-
 def test_early_stopping_stops_early(job: CatBoostJob, capsys: Any) -> None:
-    rng = np.random.default_rng(3)  # pure noise: the validation metric soon stops improving
-    job.channel("train", {"t.csv": csv(rng.normal(size=(300, 5)), rng.integers(0, 2, 300))})
-    job.channel("validation", {"v.csv": csv(rng.normal(size=(200, 5)), rng.integers(0, 2, 200))})
+    noise_channels(job)
     rc, lines = job.run(capsys, iterations=300, early_stopping_rounds=3, **FAST)
     assert rc == 0, job.failure if rc else ""
-    printed = _rounds(lines)
+    printed = rounds(lines)
     assert 3 < len(printed) < 60
     assert job.trained().tree_count_ == len(printed) - 3  # the best iteration is kept
 
@@ -185,7 +129,7 @@ def test_string_categories_are_used_natively(job: CatBoostJob, capsys: Any) -> N
     job.channel("validation", {"data.csv": _colours(300, 1)})
     rc, lines = job.run(capsys, iterations=20, **FAST)
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:AUC"][-1] > 0.9  # a constant model scores 0.5
+    assert metric_values(algo, lines)["validation:AUC"][-1] > 0.9  # a constant model scores 0.5
     assert job.evaluation["metrics"]["auc"] > 0.9
     model = job.trained()
     assert list(model.get_cat_feature_indices()) == [1]
@@ -226,92 +170,19 @@ def test_strings_outside_categorical_columns_are_refused(job: CatBoostJob, capsy
 # --- checkpoints and incremental training ------------------------------------------------
 
 
-def test_resumes_from_its_snapshot(job: CatBoostJob, capsys: Any) -> None:
-    job.channel("train", {"t.csv": csv(*problem(400, 0))}, "text/csv")
-    rc, _ = job.run(capsys, iterations=6, **FAST)
-    assert rc == 0
-    assert (job.checkpoints / "catboost-snapshot").is_file()
-    # A spot interruption after iteration 6 of 10: the restarted job trains only 7..10.
-    (job.model / "catboost-model").unlink()
-    rc, lines = job.run(capsys, iterations=10, **FAST)
-    assert rc == 0, job.failure if rc else ""
-    assert "resuming from checkpoint catboost-snapshot" in lines
-    assert _rounds(lines) == [7, 8, 9, 10]
-    assert job.trained().tree_count_ == 10
-
-
-def _tar(name: str, data: bytes = b"", **attrs: Any) -> bytes:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
-    return buffer.getvalue()
-
-
-def test_incremental_training_adds_trees(job: CatBoostJob, capsys: Any) -> None:
-    job.channel("train", {"t.csv": csv(*problem(400, 0))}, "text/csv")
-    rc, _ = job.run(capsys, iterations=5, **FAST)
-    assert rc == 0
-    first = (job.model / "catboost-model").read_bytes()
-    (job.checkpoints / "catboost-snapshot").unlink()
-    job.channel("model", {"model.tar.gz": _tar("catboost-model", first)})
-    rc, lines = job.run(capsys, iterations=3, **FAST)
-    assert rc == 0, job.failure if rc else ""
-    assert "continuing training from model catboost-model (5 trees)" in lines
-    assert _rounds(lines) == [6, 7, 8]
-    assert job.trained().tree_count_ == 8
-
-
-def test_hostile_model_tar_is_refused(job: CatBoostJob, capsys: Any) -> None:
-    job.channel("train", {"t.csv": csv(*problem(100, 0))}, "text/csv")
-    job.channel("model", {"model.tar.gz": _tar("../../catboost-model", b"x")})
-    rc, _ = job.run(capsys, iterations=3)
-    assert rc == 1
-    assert "Refusing model archive model.tar.gz" in job.failure and "'..'" in job.failure
-    assert not (job.root.parent / "catboost-model").exists()
-
-
 # --- one real training job through the control plane ----------------------------------------
 
 
 def test_a_training_job_with_the_catboost_image(session: Session) -> None:
-    objects = session.home.objects
-    objects.create_bucket("cb-data")
-    objects.put_object("cb-data", "train/data.csv", _colours(1000, 1).encode())
-    objects.put_object("cb-data", "train/categorical_index.json", b'{"cat_index_list": [2]}')
-    objects.put_object("cb-data", "validation/data.csv", _colours(400, 2).encode())
-    session.control.create_training_job(
-        TrainingJobName="cb-1",
-        AlgorithmSpecification={"TrainingImage": "sagebox/catboost", "TrainingInputMode": "File"},
-        RoleArn=session.get_execution_role(),
-        HyperParameters={"iterations": "30", "learning_rate": "0.3", "thread_count": "1"},
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://cb-data/{channel}/"}
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": "s3://cb-data/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    described = run_training_job(
+        session,
+        "sagebox/catboost",
+        {"iterations": "30", "learning_rate": "0.3", "thread_count": "1"},
+        {
+            "train/data.csv": _colours(1000, 1).encode(),
+            "train/categorical_index.json": b'{"cat_index_list": [2]}',
+            "validation/data.csv": _colours(400, 2).encode(),
+        },
     )
-    end = time.monotonic() + 180
-    while True:
-        described = session.control.describe_training_job(TrainingJobName="cb-1")
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            break
-        assert time.monotonic() < end, "the job did not finish"
-        time.sleep(0.2)
-    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    final = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
-    assert final["validation:AUC"] > 0.9
-    packed = objects.get_object("cb-data", "models/cb-1/output/model.tar.gz")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
-        assert "catboost-model" in tar.getnames()
+    assert final_metrics(described)["validation:AUC"] > 0.9
+    assert "catboost-model" in model_files(session, described)

@@ -7,6 +7,8 @@ the validation metric it must emit after every round or epoch.
 from __future__ import annotations
 
 import re
+import tarfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +19,16 @@ import pytest
 from sagebox.algorithms import ALGORITHMS, algorithm
 from sagebox.algorithms.inference import load_model
 from sagebox.errors import ValidationError
-from tests.algorithms.harness import Job, csv, feed_pipe, problem
+from tests.algorithms.harness import (
+    Job,
+    binary_channels,
+    csv,
+    feed_pipe,
+    member,
+    metric_values,
+    problem,
+    tar,
+)
 
 
 @dataclass(frozen=True)
@@ -87,21 +98,19 @@ def name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def job(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Job:
-    job = Job(tmp_path, monkeypatch, _module(name).main)
-    job.channel("train", {"train.csv": csv(*problem(500, 0))}, "text/csv")
-    job.channel("validation", {"validation.csv": csv(*problem(300, 1))}, "text/csv")
-    return job
+    return binary_channels(Job(tmp_path, monkeypatch, _module(name).main), rows=500)
 
 
 def _values(module: Any, lines: list[str], metric: str) -> list[float]:
-    regex = next(d["Regex"] for d in module.METRIC_DEFINITIONS if d["Name"] == metric)
-    return [float(m.group(1)) for line in lines if (m := re.match(regex, line))]
+    return metric_values(module, lines).get(metric, [])
 
 
 def test_declares_the_contract(name: str) -> None:
     module = _module(name)
     for attribute in ("TITLE", "MODEL_FILENAME", "HYPERPARAMETERS", "METRIC_DEFINITIONS"):
         assert getattr(module, attribute), attribute
+    for flag in ("SUPPORTS_INCREMENTAL", "SUPPORTS_CHECKPOINTS"):
+        assert isinstance(getattr(module, flag), bool), flag
     names = {d["Name"] for d in module.METRIC_DEFINITIONS}
     assert CASES[name].metric in names
     for definition in module.METRIC_DEFINITIONS:
@@ -115,6 +124,20 @@ def test_rejects_unknown_and_out_of_range_hyperparameters(name: str) -> None:
     bad, value = case.bad
     with pytest.raises(ValidationError, match=rf"'{bad}' parameter of .* must be .* Got {value}"):
         module.validate_hyperparameters({**case.hyperparameters, bad: value})
+
+
+def test_an_invalid_hyperparameter_fails_the_job_with_its_message(
+    name: str, job: Job, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module, case = _module(name), CASES[name]
+    bad, value = case.bad
+    hyperparameters = {**case.hyperparameters, bad: value}
+    with pytest.raises(ValidationError) as info:
+        module.validate_hyperparameters(hyperparameters)
+    rc, _ = job.run(capsys, **hyperparameters)
+    assert rc == 1
+    assert job.failure.strip() == info.value.message  # the job's FailureReason
+    assert not (job.model / module.MODEL_FILENAME).exists()
 
 
 def test_trains_emits_metrics_and_evaluates(
@@ -172,7 +195,7 @@ def test_resumes_from_its_checkpoints(
     name: str, job: Job, capsys: pytest.CaptureFixture[str]
 ) -> None:
     module, case = _module(name), CASES[name]
-    if not getattr(module, "SUPPORTS_CHECKPOINTS", True):
+    if not module.SUPPORTS_CHECKPOINTS:
         pytest.skip(f"{name} trains in one pass; SageMaker does not checkpoint it")
     rc, _ = job.run(capsys, **case.hyperparameters)
     assert rc == 0
@@ -181,3 +204,33 @@ def test_resumes_from_its_checkpoints(
     assert rc == 0
     assert any("resuming from checkpoint" in line for line in lines)
     assert len(_values(module, lines, case.metric)) < case.iterations
+
+
+HOSTILE: dict[str, tuple[Callable[[str], tuple[tarfile.TarInfo, bytes]], str]] = {
+    "absolute": (lambda model: member(f"/etc/{model}", b"x"), "has an absolute path"),
+    "parent": (lambda model: member(f"../../{model}", b"x"), "climbs out of the archive"),
+    "symlink": (
+        lambda model: member(model, type=tarfile.SYMTYPE, linkname="/etc/passwd"),
+        "is a link (to '/etc/passwd')",
+    ),
+    "hardlink": (lambda model: member(model, type=tarfile.LNKTYPE, linkname="other"), "is a link"),
+    "fifo": (lambda model: member(model, type=tarfile.FIFOTYPE), "is not a regular file"),
+}
+
+
+@pytest.mark.parametrize("hostile", sorted(HOSTILE))
+def test_refuses_a_hostile_model_archive_before_extracting_it(
+    name: str, job: Job, capsys: pytest.CaptureFixture[str], hostile: str
+) -> None:
+    module, case = _module(name), CASES[name]
+    if not module.SUPPORTS_INCREMENTAL:
+        pytest.skip(f"{name} has no 'model' channel to continue training from")
+    make, reason = HOSTILE[hostile]
+    info, data = make(module.MODEL_FILENAME)
+    job.channel("model", {"model.tar.gz": tar([(info, data)])})
+    rc, _ = job.run(capsys, **case.hyperparameters)
+    assert rc == 1
+    assert f"Refusing model archive model.tar.gz: member {info.name!r} {reason}" in job.failure
+    assert not list(job.root.rglob("passwd"))
+    assert not (job.root.parent / module.MODEL_FILENAME).exists()
+    assert not (job.model / module.MODEL_FILENAME).exists()

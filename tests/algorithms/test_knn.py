@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import re
-import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +11,15 @@ import pytest
 from sagebox.algorithms import knn as algo
 from sagebox.algorithms.inference import load_model
 from sagebox.errors import ValidationError
-from tests.algorithms.harness import Job, csv, problem
+from tests.algorithms.harness import (
+    Job,
+    csv,
+    final_metrics,
+    metric_values,
+    model_files,
+    problem,
+    run_training_job,
+)
 
 
 @pytest.fixture
@@ -29,15 +33,6 @@ def _blobs(n: int, seed: int, width: int = 20, classes: int = 2) -> tuple[np.nda
     centres = np.random.default_rng(99).normal(scale=4.0, size=(classes, width))
     y = rng.integers(0, classes, n)
     return centres[y] + rng.normal(size=(n, width)), y.astype(float)
-
-
-def _metrics(lines: list[str]) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for line in lines:
-        for definition in algo.METRIC_DEFINITIONS:
-            if match := re.search(definition["Regex"], line):
-                found.setdefault(definition["Name"], []).append(float(match.group(1)))
-    return found
 
 
 CLASSIFIER = {"predictor_type": "classifier", "k": 5, "sample_size": 1000}
@@ -81,7 +76,7 @@ def test_classifier_scores_the_test_channel_once(job: Job, capsys: Any) -> None:
     job.channel("test", {"test.csv": csv(*_blobs(200, 1))}, "text/csv")
     rc, lines = job.run(capsys, feature_dim=20, **CLASSIFIER)
     assert rc == 0, job.failure if rc else ""
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert list(metrics) == ["test:accuracy"]
     assert metrics["test:accuracy"][0] > 0.97
     assert job.evaluation["problem"] == "binary"  # the test channel, when no validation
@@ -107,7 +102,7 @@ def test_dimension_reduction_keeps_a_separable_problem_separable(
         **CLASSIFIER,
     )
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:accuracy"][0] > 0.95
+    assert metric_values(algo, lines)["validation:accuracy"][0] > 0.95
     model = algo.load_model(job.model)
     assert model.points.shape == (600, 8) and model.projection.kind == reduction
     x, y = _blobs(100, 3, width=50)
@@ -133,7 +128,7 @@ def test_regressor_is_the_mean_of_the_neighbours(job: Job, capsys: Any) -> None:
     job.channel("validation", {"validation.csv": csv(x[:50], np.round(y[:50]))}, "text/csv")
     rc, lines = job.run(capsys, predictor_type="regressor", k=3, sample_size=300, feature_dim=3)
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:mse"][0] < 1.0
+    assert metric_values(algo, lines)["validation:mse"][0] < 1.0
     model = algo.load_model(job.model)
     queries = rng.uniform(size=(10, 3))
     distances = np.linalg.norm(queries[:, None] - model.points[None], axis=2)
@@ -162,7 +157,7 @@ def test_multiclass_shares(job: Job, capsys: Any) -> None:
     job.channel("validation", {"v.csv": csv(*_blobs(150, 1, width=5, classes=3))}, "text/csv")
     rc, lines = job.run(capsys, feature_dim=5, **CLASSIFIER)
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:accuracy"][0] > 0.95
+    assert metric_values(algo, lines)["validation:accuracy"][0] > 0.95
     loaded = load_model(job.model)
     assert loaded.problem == "multiclass"
     shares = loaded.predict(_blobs(20, 2, width=5, classes=3)[0])
@@ -207,47 +202,10 @@ def test_k_larger_than_the_data_and_wrong_width_fail_clearly(job: Job, capsys: A
 
 
 def test_training_job_through_the_control_plane(session: Any) -> None:
-    objects = session.home.objects
-    objects.create_bucket("knn-data")
-    objects.put_object("knn-data", "train/train.csv", csv(*problem(1000, 0)).encode())
-    objects.put_object("knn-data", "validation/validation.csv", csv(*problem(300, 1)).encode())
-    session.control.create_training_job(
-        TrainingJobName="knn-1",
-        AlgorithmSpecification={"TrainingImage": "sagebox/knn", "TrainingInputMode": "File"},
-        RoleArn=session.get_execution_role(),
-        HyperParameters={
-            "predictor_type": "classifier",
-            "k": "25",
-            "sample_size": "800",
-            "feature_dim": "4",
-        },
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": f"s3://knn-data/{channel}/",
-                    }
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": "s3://knn-data/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    described = run_training_job(
+        session,
+        "sagebox/knn",
+        {"predictor_type": "classifier", "k": "25", "sample_size": "800", "feature_dim": "4"},
     )
-    deadline = time.monotonic() + 180
-    while True:
-        described = session.control.describe_training_job(TrainingJobName="knn-1")
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    final = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
-    assert final["validation:accuracy"] > 0.75
-    packed = objects.get_object("knn-data", "models/knn-1/output/model.tar.gz")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
-        assert algo.MODEL_FILENAME in tar.getnames()
+    assert final_metrics(described)["validation:accuracy"] > 0.75
+    assert algo.MODEL_FILENAME in model_files(session, described)

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +14,18 @@ from sagebox.algorithms import lightgbm as algo
 from sagebox.algorithms.inference import load_model
 from sagebox.errors import ValidationError
 from sagebox.session import Session
-from tests.algorithms.harness import Job, csv, problem
+from tests.algorithms.harness import (
+    Job,
+    binary_channels,
+    csv,
+    final_metrics,
+    metric_values,
+    model_files,
+    noise_channels,
+    problem,
+    rounds,
+    run_training_job,
+)
 
 QUIET = {"verbosity": -1, "num_leaves": 8, "num_threads": 1}
 
@@ -36,23 +44,7 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> LightGBMJob:
 
 @pytest.fixture
 def binary(job: LightGBMJob) -> LightGBMJob:
-    job.channel("train", {"train.csv": csv(*problem(600, 0))}, "text/csv")
-    job.channel("validation", {"validation.csv": csv(*problem(300, 1))}, "text/csv")
-    return job
-
-
-def _metrics(lines: list[str]) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for line in lines:
-        for definition in algo.METRIC_DEFINITIONS:
-            match = re.match(definition["Regex"], line)
-            if match:
-                found.setdefault(definition["Name"], []).append(float(match.group(1)))
-    return found
-
-
-def _rounds(lines: list[str]) -> list[int]:
-    return [int(line[1 : line.index("]")]) for line in lines if re.match(r"\[[0-9]+\]\t", line)]
+    return binary_channels(job)
 
 
 # --- hyperparameters ---------------------------------------------------------------------
@@ -69,6 +61,8 @@ def test_sagemaker_defaults_and_messages() -> None:
     assert info.value.message == (
         "The 'learning_rate' parameter of LightGBM must be a float in (0, 1). Got 1 instead."
     )
+    with pytest.raises(ValidationError, match=r"'learning_rate' .* \(0, 1\)\. Got 0 instead"):
+        algo.validate_hyperparameters({"learning_rate": "0"})
     with pytest.raises(ValidationError, match=r"'num_leaves' .* int in \[2, 131072\]\. Got 1 "):
         algo.validate_hyperparameters({"num_leaves": "1"})
     with pytest.raises(ValidationError, match=r"'boosting' .*'goss'.* Got xgb instead"):
@@ -96,15 +90,6 @@ def test_goss_runs_with_sagemaker_default_bagging(binary: LightGBMJob, capsys: A
     assert rc == 0, binary.failure if rc else ""
 
 
-def test_invalid_hyperparameter_fails_the_job(binary: LightGBMJob, capsys: Any) -> None:
-    rc, _ = binary.run(capsys, num_boost_round=5, learning_rate=0)
-    assert rc == 1
-    assert binary.failure.strip() == (
-        "The 'learning_rate' parameter of LightGBM must be a float in (0, 1). Got 0 instead."
-    )
-    assert not (binary.model / "lightgbm-model").exists()
-
-
 # --- training, metrics, problems ---------------------------------------------------------
 
 
@@ -112,7 +97,7 @@ def test_binary_metric_lines_every_round(binary: LightGBMJob, capsys: Any) -> No
     rc, lines = binary.run(capsys, num_boost_round=12, metric="auc", **QUIET)
     assert rc == 0, binary.failure if rc else ""
     assert "objective 'auto' chose 'binary' from the labels" in lines
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert len(metrics["validation:auc"]) == len(metrics["train:auc"]) == 12
     assert metrics["auc"] == metrics["validation:auc"]  # SageMaker's documented name
     assert metrics["validation:auc"][-1] > 0.8
@@ -122,47 +107,6 @@ def test_binary_metric_lines_every_round(binary: LightGBMJob, capsys: Any) -> No
     assert binary.evaluation["problem"] == "binary"
     loaded = load_model(binary.model)
     assert loaded.algorithm == "lightgbm" and loaded.problem == "binary"
-
-
-def test_multiclass_quick_run(job: LightGBMJob, capsys: Any) -> None:
-    def data(n: int, seed: int) -> str:
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(n, 3))
-        return csv(x, np.digitize(x[:, 0] + 0.3 * rng.normal(size=n), [-0.5, 0.5]))
-
-    job.channel("train", {"t.csv": data(600, 0)}, "text/csv")
-    job.channel("validation", {"v.csv": data(300, 1)}, "text/csv")
-    rc, lines = job.run(capsys, num_boost_round=10, **QUIET)
-    assert rc == 0, job.failure if rc else ""
-    assert "objective 'auto' chose 'multiclass' from the labels (3 classes)" in lines
-    assert len(_metrics(lines)["validation:multi_logloss"]) == 10
-    loaded = load_model(job.model)
-    assert loaded.problem == "multiclass"
-    x = np.array([[-2.0, 0, 0], [0.0, 0, 0], [2.0, 0, 0]], dtype="float32")
-    scores = loaded.predict(x)
-    assert scores.shape == (3, 3)
-    assert list(scores.argmax(axis=1)) == [0, 1, 2]
-    assert job.evaluation["problem"] == "multiclass"
-
-
-def test_regression_quick_run(job: LightGBMJob, capsys: Any) -> None:
-    def floats(n: int, seed: int) -> str:  # the harness's csv() writes integer labels
-        rng = np.random.default_rng(seed)
-        x = rng.normal(size=(n, 3))
-        y = 3 * x[:, 0] + 0.5 + rng.normal(scale=0.1, size=n)
-        return "".join(",".join(map(str, [t, *r])) + "\n" for t, r in zip(y, x, strict=True))
-
-    job.channel("train", {"t.csv": floats(600, 0)}, "text/csv")
-    job.channel("validation", {"v.csv": floats(300, 1)}, "text/csv")
-    rc, lines = job.run(capsys, num_boost_round=30, **QUIET)
-    assert rc == 0, job.failure if rc else ""
-    assert "objective 'auto' chose 'regression' from the labels" in lines
-    rmse = _metrics(lines)["validation:rmse"]
-    assert len(rmse) == 30 and rmse[-1] < rmse[0] / 3
-    loaded = load_model(job.model)
-    assert loaded.problem == "regression"
-    prediction = loaded.predict(np.array([[1.0, 0, 0], [-1.0, 0, 0]], dtype="float32"))
-    assert prediction[0] > 2 and prediction[1] < -1
 
 
 @pytest.mark.parametrize(
@@ -197,14 +141,12 @@ def test_cross_entropy_takes_probabilities(job: LightGBMJob, capsys: Any) -> Non
 
 
 def test_early_stopping_keeps_the_best_round(job: LightGBMJob, capsys: Any) -> None:
-    rng = np.random.default_rng(3)  # pure noise: validation loss soon stops improving
-    job.channel("train", {"t.csv": csv(rng.normal(size=(300, 5)), rng.integers(0, 2, 300))})
-    job.channel("validation", {"v.csv": csv(rng.normal(size=(200, 5)), rng.integers(0, 2, 200))})
+    noise_channels(job)
     rc, lines = job.run(
         capsys, num_boost_round=200, early_stopping_rounds=3, learning_rate=0.5, num_threads=1
     )
     assert rc == 0, job.failure if rc else ""
-    printed = _rounds(lines)
+    printed = rounds(lines)
     assert 3 < len(printed) < 50
     kept = job.booster().current_iteration()
     assert kept == len(printed) - 3
@@ -229,7 +171,7 @@ def test_categorical_index_makes_a_feature_categorical(job: LightGBMJob, capsys:
     job.channel("validation", {"data.csv": _categorical(300, 1)})
     rc, lines = job.run(capsys, num_boost_round=5, metric="auc", **QUIET)
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:auc"][-1] > 0.9  # a constant model scores 0.5
+    assert metric_values(algo, lines)["validation:auc"][-1] > 0.9  # a constant model scores 0.5
     infos = job.booster().dump_model()["feature_infos"]
     assert set(range(8)) <= set(infos["Column_1"]["values"])  # a category list
     assert infos["Column_0"]["values"] == []  # a numeric range
@@ -270,61 +212,6 @@ def test_bad_categorical_index_is_refused(
 # --- checkpoints and incremental training ------------------------------------------------
 
 
-def test_resumes_from_the_latest_checkpoint(binary: LightGBMJob, capsys: Any) -> None:
-    rc, _ = binary.run(capsys, num_boost_round=6, early_stopping_rounds=0, **QUIET)
-    assert rc == 0
-    assert (binary.checkpoints / "lightgbm-checkpoint.6").is_file()
-    # A spot interruption after round 6 of 10: the restarted job trains only rounds 7..10.
-    (binary.model / "lightgbm-model").unlink()
-    rc, lines = binary.run(capsys, num_boost_round=10, early_stopping_rounds=0, **QUIET)
-    assert rc == 0
-    assert "resuming from checkpoint round 6" in lines
-    assert _rounds(lines) == [7, 8, 9, 10]
-    assert binary.booster().current_iteration() == 10
-
-
-def _tar(members: list[tuple[tarfile.TarInfo, bytes]]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for info, data in members:
-            tar.addfile(info, io.BytesIO(data) if info.isfile() else None)
-    return buffer.getvalue()
-
-
-def _member(name: str, data: bytes = b"", **attrs: Any) -> tuple[tarfile.TarInfo, bytes]:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    for key, value in attrs.items():
-        setattr(info, key, value)
-    return info, data
-
-
-def test_incremental_training_adds_rounds(job: LightGBMJob, capsys: Any) -> None:
-    job.channel("train", {"t.csv": csv(*problem(400, 0))}, "text/csv")
-    rc, _ = job.run(capsys, num_boost_round=5, **QUIET)
-    assert rc == 0
-    first = (job.model / "lightgbm-model").read_bytes()
-    for checkpoint in job.checkpoints.iterdir():
-        checkpoint.unlink()
-    job.channel("model", {"model.tar.gz": _tar([_member("lightgbm-model", first)])})
-    rc, lines = job.run(capsys, num_boost_round=3, **QUIET)
-    assert rc == 0, job.failure if rc else ""
-    assert "continuing training from model lightgbm-model" in lines
-    assert _rounds(lines) == [6, 7, 8]
-    assert job.booster().current_iteration() == 8
-
-
-def test_hostile_model_tar_is_refused(binary: LightGBMJob, capsys: Any) -> None:
-    link = _member("lightgbm-model", type=tarfile.SYMTYPE, linkname="/etc/passwd")
-    binary.channel("model", {"model.tar.gz": _tar([link])})
-    rc, _ = binary.run(capsys, num_boost_round=3)
-    assert rc == 1
-    assert "Refusing model archive model.tar.gz: member 'lightgbm-model' is a link" in (
-        binary.failure
-    )
-    assert not list(binary.root.rglob("passwd"))
-
-
 def test_a_model_of_another_kind_is_refused(binary: LightGBMJob, capsys: Any) -> None:
     binary.channel("model", {"lightgbm-model": b"\x00\x01not a model"})
     rc, _ = binary.run(capsys, num_boost_round=3)
@@ -335,44 +222,11 @@ def test_a_model_of_another_kind_is_refused(binary: LightGBMJob, capsys: Any) ->
 
 
 def test_a_training_job_with_the_lightgbm_image(session: Session) -> None:
-    objects = session.home.objects
-    objects.create_bucket("lgb")
-    objects.put_object("lgb", "train/train.csv", csv(*problem(1500, 1)).encode())
-    objects.put_object("lgb", "validation/validation.csv", csv(*problem(500, 2)).encode())
-    session.control.create_training_job(
-        TrainingJobName="lgb-1",
-        AlgorithmSpecification={"TrainingImage": "sagebox/lightgbm", "TrainingInputMode": "File"},
-        RoleArn=session.get_execution_role(),
-        HyperParameters={
-            "num_boost_round": "20",
-            "metric": "auc",
-            "verbosity": "-1",
-            "num_threads": "1",
-        },
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://lgb/{channel}/"}
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": "s3://lgb/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 300},
+    described = run_training_job(
+        session,
+        "sagebox/lightgbm",
+        {"num_boost_round": "20", "metric": "auc", "verbosity": "-1", "num_threads": "1"},
     )
-    end = time.monotonic() + 180
-    while True:
-        described = session.control.describe_training_job(TrainingJobName="lgb-1")
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            break
-        assert time.monotonic() < end, "the job did not finish"
-        time.sleep(0.2)
-    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    final = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
+    final = final_metrics(described)
     assert final["validation:auc"] > 0.8 and final["auc"] == final["validation:auc"]
-    packed = objects.get_object("lgb", "models/lgb-1/output/model.tar.gz")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
-        assert "lightgbm-model" in tar.getnames()
+    assert "lightgbm-model" in model_files(session, described)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import re
 import shutil
-import tarfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +13,19 @@ import pytest
 from sagebox.algorithms import linear_learner as algo
 from sagebox.algorithms.inference import load_model
 from sagebox.errors import ValidationError
-from tests.algorithms.harness import Job, csv, feed_pipe, problem
+from tests.algorithms.harness import (
+    Job,
+    binary_channels,
+    csv,
+    feed_pipe,
+    final_metrics,
+    member,
+    metric_values,
+    model_files,
+    problem,
+    run_training_job,
+    tar,
+)
 
 BINARY = {"predictor_type": "binary_classifier", "mini_batch_size": 50}
 
@@ -28,18 +37,7 @@ def job(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Job:
 
 @pytest.fixture
 def binary(job: Job) -> Job:
-    job.channel("train", {"train.csv": csv(*problem(600, 0))}, "text/csv")
-    job.channel("validation", {"validation.csv": csv(*problem(300, 1))}, "text/csv")
-    return job
-
-
-def _metrics(lines: list[str]) -> dict[str, list[float]]:
-    found: dict[str, list[float]] = {}
-    for line in lines:
-        for definition in algo.METRIC_DEFINITIONS:
-            if match := re.search(definition["Regex"], line):
-                found.setdefault(definition["Name"], []).append(float(match.group(1)))
-    return found
+    return binary_channels(job)
 
 
 def _model(job: Job) -> algo.LinearModel:
@@ -107,7 +105,7 @@ def test_cross_field_rules() -> None:
 def test_binary_metrics_per_epoch_and_final(binary: Job, capsys: Any) -> None:
     rc, lines = binary.run(capsys, epochs=6, **BINARY)
     assert rc == 0, binary.failure if rc else ""
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert len(metrics["train:objective_loss"]) == len(metrics["validation:objective_loss"])
     assert metrics["validation:objective_loss"][-1] < metrics["validation:objective_loss"][0]
     for name in ("binary_classification_accuracy", "binary_f_beta", "precision", "recall"):
@@ -134,7 +132,7 @@ def test_multiclass(job: Job, capsys: Any) -> None:
         capsys, predictor_type="multiclass_classifier", num_classes=3, epochs=5, mini_batch_size=50
     )
     assert rc == 0, job.failure if rc else ""
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert metrics["validation:multiclass_accuracy"][0] > 0.85
     assert metrics["validation:multiclass_top_k_accuracy"][0] == 1.0  # k=3 of 3 classes
     assert metrics["validation:macro_recall"][0] > 0.85
@@ -157,7 +155,7 @@ def test_regressor_normalises_labels_and_reports_mse(job: Job, capsys: Any) -> N
     job.channel("validation", {"validation.csv": _table(*data(200, 1))}, "text/csv")
     rc, lines = job.run(capsys, predictor_type="regressor", epochs=8, mini_batch_size=40)
     assert rc == 0, job.failure if rc else ""
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert metrics["validation:mse"][0] < 5.0  # the labels' variance is about 1300
     assert metrics["validation:absolute_loss"][0] < 2.0
     x, y = data(100, 2)
@@ -196,13 +194,14 @@ def test_every_regression_loss_and_optimizer_learns(
         num_models=4,
     )
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["validation:absolute_loss"][0] < 0.5  # the labels' spread is 3.2
+    absolute_loss = metric_values(algo, lines)["validation:absolute_loss"]
+    assert absolute_loss[0] < 0.5  # the labels' spread is 3.2
 
 
 def test_hinge_loss_classifies(binary: Job, capsys: Any) -> None:
     rc, lines = binary.run(capsys, loss="hinge_loss", optimizer="sgd", epochs=4, **BINARY)
     assert rc == 0, binary.failure if rc else ""
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert any("hinge_loss_objective" in line for line in lines)
     assert metrics["validation:binary_classification_accuracy"][0] > 0.75
     assert metrics["validation:roc_auc_score"][0] > 0.85
@@ -218,7 +217,7 @@ def test_parquet_input(job: Job, capsys: Any) -> None:
     job.channel("train", {"train.parquet": buffer.getvalue()}, "application/x-parquet")
     rc, lines = job.run(capsys, epochs=3, **BINARY)
     assert rc == 0, job.failure if rc else ""
-    assert _metrics(lines)["train:roc_auc_score"][0] > 0.85
+    assert metric_values(algo, lines)["train:roc_auc_score"][0] > 0.85
 
 
 def test_l1_makes_weights_of_noise_features_exactly_zero(job: Job, capsys: Any) -> None:
@@ -244,7 +243,7 @@ def test_early_stopping_by_patience(binary: Job, capsys: Any) -> None:
         capsys, epochs=40, early_stopping_patience=2, early_stopping_tolerance=0.5, **BINARY
     )
     assert rc == 0
-    assert len(_metrics(lines)["validation:objective_loss"]) == 3
+    assert len(metric_values(algo, lines)["validation:objective_loss"]) == 3
     assert any("early stopping patience" in line for line in lines)
 
 
@@ -258,7 +257,7 @@ def test_selection_criterion_moves_the_threshold(binary: Job, capsys: Any) -> No
     )
     assert rc == 0
     low = _model(binary).threshold
-    assert _metrics(lines)["validation:recall"][0] >= 0.95
+    assert metric_values(algo, lines)["validation:recall"][0] >= 0.95
     shutil.rmtree(binary.checkpoints)
     rc, lines = binary.run(
         capsys,
@@ -268,7 +267,7 @@ def test_selection_criterion_moves_the_threshold(binary: Job, capsys: Any) -> No
     )
     assert rc == 0
     high = _model(binary).threshold
-    assert _metrics(lines)["validation:precision"][0] >= 0.95
+    assert metric_values(algo, lines)["validation:precision"][0] >= 0.95
     assert low < 0.5 < high
     shutil.rmtree(binary.checkpoints)
     rc, _ = binary.run(capsys, binary_classifier_model_selection_criteria="loss_function", **common)
@@ -283,7 +282,7 @@ def test_pipe_mode_streams_one_fifo_per_epoch(job: Job, capsys: Any) -> None:
     for thread in threads:
         thread.join(timeout=10)
         assert not thread.is_alive()
-    metrics = _metrics(lines)
+    metrics = metric_values(algo, lines)
     assert len(metrics["train:objective_loss"]) == 3
     assert metrics["train:binary_classification_accuracy"][0] > 0.75
 
@@ -308,10 +307,8 @@ def test_resumes_mid_training_from_its_checkpoint(
     rc, lines = binary.run(capsys, **hp)
     assert rc == 0
     assert "resuming from checkpoint epoch 2" in lines
-    assert len(_metrics(lines)["validation:objective_loss"]) == 3
-    clean = Job(tmp_path / "clean", monkeypatch, algo.main)
-    clean.channel("train", {"train.csv": csv(*problem(600, 0))}, "text/csv")
-    clean.channel("validation", {"validation.csv": csv(*problem(300, 1))}, "text/csv")
+    assert len(metric_values(algo, lines)["validation:objective_loss"]) == 3
+    clean = binary_channels(Job(tmp_path / "clean", monkeypatch, algo.main))
     rc, _ = clean.run(capsys, **hp)
     assert rc == 0
     # Weights, optimiser state and early-stopping counters all came back: the same model.
@@ -319,10 +316,8 @@ def test_resumes_mid_training_from_its_checkpoint(
 
 
 def _pack(model_dir: Path) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        tar.add(model_dir / algo.MODEL_FILENAME, arcname=algo.MODEL_FILENAME)
-    return buffer.getvalue()
+    """The model.tar.gz the earlier job's model folder would be packed into."""
+    return tar([member(algo.MODEL_FILENAME, (model_dir / algo.MODEL_FILENAME).read_bytes())])
 
 
 def test_warm_start_from_a_model_channel(
@@ -397,47 +392,12 @@ def test_predict_refuses_the_wrong_width(binary: Job, capsys: Any) -> None:
 
 
 def test_training_job_through_the_control_plane(session: Any) -> None:
-    objects = session.home.objects
-    objects.create_bucket("ll-data")
-    objects.put_object("ll-data", "train/train.csv", csv(*problem(1000, 0)).encode())
-    objects.put_object("ll-data", "validation/validation.csv", csv(*problem(300, 1)).encode())
-    session.control.create_training_job(
-        TrainingJobName="ll-1",
-        AlgorithmSpecification={
-            "TrainingImage": "sagebox/linear-learner",
-            "TrainingInputMode": "File",
-        },
-        RoleArn=session.get_execution_role(),
-        HyperParameters={
-            "predictor_type": "binary_classifier",
-            "epochs": "5",
-            "mini_batch_size": "100",
-        },
-        InputDataConfig=[
-            {
-                "ChannelName": channel,
-                "ContentType": "text/csv",
-                "DataSource": {
-                    "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://ll-data/{channel}/"}
-                },
-            }
-            for channel in ("train", "validation")
-        ],
-        OutputDataConfig={"S3OutputPath": "s3://ll-data/models"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
-        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    described = run_training_job(
+        session,
+        "sagebox/linear-learner",
+        {"predictor_type": "binary_classifier", "epochs": "5", "mini_batch_size": "100"},
     )
-    deadline = time.monotonic() + 180
-    while True:
-        described = session.control.describe_training_job(TrainingJobName="ll-1")
-        if described["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
-            break
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
-    assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
-    final = {m["MetricName"]: m["Value"] for m in described["FinalMetricDataList"]}
+    final = final_metrics(described)
     assert final["validation:roc_auc_score"] > 0.85
     assert final["validation:objective_loss"] < 0.6
-    packed = objects.get_object("ll-data", "models/ll-1/output/model.tar.gz")
-    with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
-        assert algo.MODEL_FILENAME in tar.getnames()
+    assert algo.MODEL_FILENAME in model_files(session, described)

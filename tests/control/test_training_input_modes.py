@@ -236,3 +236,26 @@ def test_linear_learner_streams_every_epoch_through_its_own_fifo(session: Sessio
     )
     assert len(losses) >= 2  # one per epoch, each epoch read from train_<epoch>
     assert _metric(session, described, "sagebox:input_bytes_on_disk") == 0
+
+
+def test_a_stopped_job_keeps_the_model_it_had_trained(session: Session) -> None:
+    objects = session.home.objects
+    objects.create_bucket("mlbucket")
+    objects.put_object("mlbucket", "train/train.csv", _csv(20000, 1))
+    objects.put_object("mlbucket", "validation/validation.csv", _csv(500, 2))
+    request = _request(session, "stop-me", num_round="3000", max_depth="2")
+    session.control.create_training_job(**request)
+    described = session.control.describe_training_job(TrainingJobName="stop-me")
+    end = time.monotonic() + 120
+    while not session.home.metadata.get_metrics(described["TrainingJobArn"], "validation:auc"):
+        assert time.monotonic() < end
+        time.sleep(0.1)
+    session.control.stop_training_job(TrainingJobName="stop-me")
+    described = _wait(session, "stop-me")
+    assert described["TrainingJobStatus"] == "Stopped"
+    packed = session.home.objects.get_object("mlbucket", "models/stop-me/output/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(packed)) as tar:
+        assert "xgboost-model" in tar.getnames()
+    log = (session.home.path / "logs" / "training-job" / "stop-me" / "algo-1.log").read_text()
+    rounds = int(log.split("saved model with ")[1].split()[0])
+    assert 0 < rounds < 3000  # what it had when asked to stop, not a finished model

@@ -33,10 +33,11 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     assert "scanned 1 of 1 partitions" in out
     assert "flow: quickstart-applications v1 (7 steps)" in out
     assert "(test, train, validation)" in out
-    assert "training job loan-default-xgboost-" in out and ": Completed in" in out
+    assert "tuning job loan-default-" in out and "(Bayesian, early stopping): Completed" in out
+    assert "best trial loan-default-" in out
     assert "profit-maximising threshold" in out
     assert "MLflow run" in out
-    assert list((home / "reports").glob("loan-default-xgboost-*/evaluation.html"))
+    assert list((home / "reports").glob("loan-default-*/evaluation.html"))
     assert (
         home / "s3" / "sagebox-quickstart" / "reports" / "german-credit" / "report.html"
     ).is_file()

@@ -23,7 +23,14 @@ from sagebox.algorithms.catboost_params import (
     catboost_params,
     validate_hyperparameters,
 )
-from sagebox.algorithms.container import Paths, read_hyperparameters, run, write_evaluation
+from sagebox.algorithms.checkpoints import resuming, save_model
+from sagebox.algorithms.container import (
+    Paths,
+    read_hyperparameters,
+    run,
+    stop_requested,
+    write_evaluation,
+)
 from sagebox.errors import ValidationError
 
 __all__ = [
@@ -61,7 +68,7 @@ class _IterationLogger:
             for name, history in metrics.items()
         ]
         print(tabular.metric_line(self.trees_before + info.iteration, values), flush=True)
-        return True  # keep training
+        return not stop_requested()  # False ends training with the trees so far
 
 
 def _load(path: Path) -> Any:
@@ -142,21 +149,7 @@ def train(paths: Paths, scratch: Path) -> None:
     hp = validate_hyperparameters(raw)
     config = channels.channel_config(paths.config)
     categorical = tabular.categorical_index(TITLE)
-    data = {"train": tabular.read(config, "train", TITLE, DEFAULT_CONTENT_TYPE, categorical)}
-    for name in ("validation", "test"):
-        if channels.has_channel(name, config):
-            data[name] = tabular.read(config, name, TITLE, DEFAULT_CONTENT_TYPE, categorical)
-    width = data["train"].features.shape[1]
-    tabular.check_categorical(categorical, width, TITLE)
-    for name, part in data.items():
-        features = part.features
-        if hasattr(features, "resize") and features.shape[1] < width:
-            features.resize((features.shape[0], width))
-        if features.shape[1] != width:
-            raise ValidationError(
-                f"The {name!r} channel has {features.shape[1]} features but 'train' has "
-                f"{width}; both need the same columns."
-            )
+    data = tabular.read_channels(config, TITLE, DEFAULT_CONTENT_TYPE, categorical, categorical)
 
     base_path = model_from_channel(Paths.channel("model"), MODEL_FILENAME, scratch, TITLE)
     base = _load(base_path) if base_path is not None else None
@@ -180,7 +173,7 @@ def train(paths: Paths, scratch: Path) -> None:
     if base_path is not None and base is not None:
         print(f"continuing training from model {base_path.name} ({base.tree_count_} trees)")
     if (paths.checkpoints / SNAPSHOT).is_file():
-        print(f"resuming from checkpoint {SNAPSHOT}", flush=True)
+        resuming(SNAPSHOT)
     stopping = hp["early_stopping_rounds"]
     model = catboost.CatBoost(params)
     model.fit(
@@ -198,9 +191,7 @@ def train(paths: Paths, scratch: Path) -> None:
             print(f"bestTest = {best[metric]:.10g}")
             print(f"bestIteration = {model.get_best_iteration()}", flush=True)
     paths.model.mkdir(parents=True, exist_ok=True)
-    partial = paths.model / (MODEL_FILENAME + ".partial")
-    model.save_model(str(partial))
-    partial.replace(paths.model / MODEL_FILENAME)
+    save_model(model, paths.model / MODEL_FILENAME)
     print(f"saved model with {model.tree_count_} trees", flush=True)
     held_out = next((n for n in ("validation", "test") if n in data), None)
     problem = LOSS_FUNCTIONS[loss]

@@ -32,6 +32,7 @@ __all__ = [
     "csv_dataset",
     "has_channel",
     "iter_batches",
+    "match_width",
     "open_text",
     "read_channel",
     "read_file",
@@ -356,6 +357,19 @@ def combine(parts: list[Dataset], content: str, what: str) -> Dataset:
             f"every file needs the label plus the same features."
         )
     return Dataset(np.vstack([p.features for p in parts]), labels)
+
+
+def match_width(data: Dataset, width: int, name: str) -> None:
+    """Widen a sparse channel to ``train``'s ``width`` features (a LIBSVM file need not name
+    the last one); refuse any other difference in the number of features."""
+    features = data.features
+    if hasattr(features, "tocsr") and features.shape[1] < width:  # sparse (LIBSVM) only
+        features.resize((features.shape[0], width))
+    if features.shape[1] != width:
+        raise ValidationError(
+            f"The {name!r} channel has {features.shape[1]} features but 'train' has "
+            f"{width}; both need the same columns."
+        )
 
 
 def read_file(path: Path, content: str, who: str = "the algorithm") -> Dataset:

@@ -13,16 +13,28 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sagebox.algorithms.channels import channel_dir
 from sagebox.errors import ValidationError
 
-__all__ = ["Paths", "read_hyperparameters", "run", "write_evaluation"]
+__all__ = ["Paths", "read_hyperparameters", "run", "stop_requested", "write_evaluation"]
+
+_STOP = threading.Event()
+
+
+def stop_requested() -> bool:
+    """True once the job was asked to stop (SIGTERM from StopTrainingJob, an early-stopping
+    tuner or MaxRuntimeInSeconds): the algorithm ends at the next round or epoch and saves
+    the model it has, which SageMaker keeps as the stopped job's artifact."""
+    return _STOP.is_set()
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class Paths:
 
     @staticmethod
     def channel(name: str) -> Path:
-        return Path(os.environ.get(f"SM_CHANNEL_{name.upper()}") or f"/opt/ml/input/data/{name}")
+        return channel_dir(name)
 
     @property
     def output_data(self) -> Path:
@@ -107,6 +119,8 @@ def run(
 ) -> int:
     """Run ``train`` by the container contract: 0 on success, 1 with a failure file."""
     paths = Paths.from_env()
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: _STOP.set())
     try:
         with tempfile.TemporaryDirectory(prefix=f"sagebox-{title.lower().replace(' ', '-')}-") as s:
             train(paths, Path(s))

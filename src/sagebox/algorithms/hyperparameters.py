@@ -71,20 +71,6 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else str(value)
 
 
-def _int(low: float | None = None, default: Any = None, **kw: Any) -> Param:
-    return Param("int", low=low, default=default, **kw)
-
-
-def _float(
-    low: float | None = 0, high: float | None = None, default: Any = None, **kw: Any
-) -> Param:
-    return Param("float", low=low, high=high, default=default, **kw)
-
-
-def _choice(*choices: str, default: str | None = None) -> Param:
-    return Param("str", choices=choices, default=default)
-
-
 def integer(low: float | None = None, default: Any = None, **kw: Any) -> Param:
     return Param("int", low=low, default=default, **kw)
 

@@ -12,7 +12,6 @@ as ``IVFFlat`` / ``IVFPQ``. A ``test`` channel (SageMaker) and a ``validation`` 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -23,6 +22,12 @@ import numpy as np
 
 from sagebox.algorithms import channels
 from sagebox.algorithms.container import Paths, read_hyperparameters, run, write_evaluation
+from sagebox.algorithms.first_party import (
+    feature_rows,
+    quality_metric,
+    reading_arrays,
+    save_arrays,
+)
 from sagebox.algorithms.knn_params import (
     HYPERPARAMETERS,
     METRIC_DEFINITIONS,
@@ -145,39 +150,32 @@ class KnnModel:
         return 0
 
     def save(self, path: Path) -> None:
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as fh:
-            np.savez(
-                fh,
-                format=np.asarray(1),
-                predictor_type=np.asarray(self.predictor_type),
-                k=np.asarray(self.k),
-                metric=np.asarray(self.metric),
-                feature_dim=np.asarray(self.feature_dim),
-                points=self.points,
-                labels=self.labels,
+        save_arrays(
+            path,
+            {
+                "format": np.asarray(1),
+                "predictor_type": np.asarray(self.predictor_type),
+                "k": np.asarray(self.k),
+                "metric": np.asarray(self.metric),
+                "feature_dim": np.asarray(self.feature_dim),
+                "points": self.points,
+                "labels": self.labels,
                 **self.projection.arrays(),
-            )
-        os.replace(partial, path)
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> KnnModel:
-        try:
-            with np.load(path, allow_pickle=False) as saved:
-                return cls(
-                    predictor_type=str(saved["predictor_type"]),
-                    k=int(saved["k"]),
-                    metric=str(saved["metric"]),
-                    feature_dim=int(saved["feature_dim"]),
-                    points=np.array(saved["points"]),
-                    labels=np.array(saved["labels"]),
-                    projection=Projection.from_arrays(saved),
-                )
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValidationError(
-                f"{path.name} is not a k-NN model written by sagebox ({exc}); give the "
-                f"model.tar.gz of a k-NN training job."
-            ) from None
+        with reading_arrays(path, TITLE) as saved:
+            return cls(
+                predictor_type=str(saved["predictor_type"]),
+                k=int(saved["k"]),
+                metric=str(saved["metric"]),
+                feature_dim=int(saved["feature_dim"]),
+                points=np.array(saved["points"]),
+                labels=np.array(saved["labels"]),
+                projection=Projection.from_arrays(saved),
+            )
 
     def embed(self, features: Any) -> Any:
         x = self.projection.apply(np.asarray(features, dtype=np.float64)).astype(np.float32)
@@ -233,14 +231,7 @@ def _vote(model: KnnModel, features: Any) -> tuple[Any, Any]:
 
 def predict(model: KnnModel, features: Any) -> Any:
     """Binary: share of neighbours labelled 1; multiclass: (n, C) shares; else the mean."""
-    x = features.toarray() if hasattr(features, "toarray") else np.asarray(features)
-    x = np.atleast_2d(x)
-    if x.shape[1] != model.feature_dim:
-        raise ValidationError(
-            f"The k-NN model takes {model.feature_dim} features; got rows with {x.shape[1]}. "
-            f"Send the feature columns the model was trained on, without the label."
-        )
-    return _vote(model, x)[0]
+    return _vote(model, feature_rows(features, model.feature_dim, TITLE))[0]
 
 
 # --- training ----------------------------------------------------------------------------
@@ -332,11 +323,10 @@ def _score(model: KnnModel, config: dict[str, Any], name: str, hp: dict[str, Any
     rows = sum(len(y) for y in labels)
     if not rows:
         raise ValidationError(f"The {name!r} channel holds no rows; upload data to it.")
-    host = os.environ.get("SM_CURRENT_HOST") or "algo-1"
     if model.predictor_type == "classifier":
-        print(f"#quality_metric: host={host}, {name} accuracy <score>={hits / rows}", flush=True)
+        quality_metric(name, "accuracy", hits / rows)
     else:
-        print(f"#quality_metric: host={host}, {name} mse <loss>={squares / rows}", flush=True)
+        quality_metric(name, "mse", squares / rows, "loss")
     return np.concatenate(labels), np.concatenate(scores)
 
 

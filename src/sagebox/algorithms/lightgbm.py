@@ -7,14 +7,20 @@ is the library: absolute imports never resolve to this module, which is
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from sagebox.algorithms import channels, tabular
 from sagebox.algorithms.archive import model_from_channel
-from sagebox.algorithms.container import Paths, read_hyperparameters, run, write_evaluation
+from sagebox.algorithms.checkpoints import RoundCheckpoints, save_model
+from sagebox.algorithms.container import (
+    Paths,
+    read_hyperparameters,
+    run,
+    stop_requested,
+    write_evaluation,
+)
 from sagebox.algorithms.lightgbm_params import (
     HYPERPARAMETERS,
     METRIC_DEFINITIONS,
@@ -39,29 +45,12 @@ __all__ = [
 
 MODEL_FILENAME = "lightgbm-model"
 CHECKPOINT_PREFIX = "lightgbm-checkpoint."
-CHECKPOINTS_KEPT = 5
 DEFAULT_CONTENT_TYPE = "text/csv"
 SUPPORTS_INCREMENTAL = True
 SUPPORTS_CHECKPOINTS = True
 
 
 # --- model files -------------------------------------------------------------------------
-
-
-def _checkpoints(directory: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in directory.glob(CHECKPOINT_PREFIX + "*"):
-        suffix = path.name[len(CHECKPOINT_PREFIX) :]
-        if suffix.isdigit():
-            found.append((int(suffix), path))
-    return sorted(found)
-
-
-def _save(booster: Any, path: Path) -> None:
-    # Write beside the target and rename, so a job killed mid-write leaves no torn file.
-    partial = path.with_name(path.name + ".partial")
-    booster.save_model(str(partial))
-    os.replace(partial, path)
 
 
 def _load(path: Path) -> Any:
@@ -85,18 +74,19 @@ class _RoundLogger:
 
     order = 25  # after LightGBM evaluates the round, before early stopping may end training
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
+    def __init__(self, checkpoints: RoundCheckpoints) -> None:
+        self.checkpoints = checkpoints
         self.rounds = 0
 
     def __call__(self, env: Any) -> None:
         self.rounds = env.iteration + 1
         values = [(r[0], r[1], float(r[2])) for r in env.evaluation_result_list]
         print(tabular.metric_line(self.rounds, values), flush=True)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        _save(env.model, self.directory / f"{CHECKPOINT_PREFIX}{self.rounds}")
-        for _, old in _checkpoints(self.directory)[:-CHECKPOINTS_KEPT]:
-            old.unlink(missing_ok=True)
+        self.checkpoints.save(env.model, self.rounds)
+        if stop_requested():  # asked to stop: keep what is trained so far
+            import lightgbm
+
+            raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
 
 
 # --- the program ---------------------------------------------------------------------------
@@ -167,21 +157,8 @@ def train(paths: Paths, scratch: Path) -> None:
     hp = validate_hyperparameters(raw)
     config = channels.channel_config(paths.config)
     categorical = tabular.categorical_index(TITLE)
-    data = {"train": tabular.read(config, "train", TITLE, DEFAULT_CONTENT_TYPE)}
-    for name in ("validation", "test"):
-        if channels.has_channel(name, config):
-            data[name] = tabular.read(config, name, TITLE, DEFAULT_CONTENT_TYPE)
-    width = data["train"].features.shape[1]
-    tabular.check_categorical(categorical, width, TITLE)
+    data = tabular.read_channels(config, TITLE, DEFAULT_CONTENT_TYPE, categorical)
     for name, part in data.items():
-        features = part.features
-        if hasattr(features, "resize") and features.shape[1] < width:
-            features.resize((features.shape[0], width))
-        if features.shape[1] != width:
-            raise ValidationError(
-                f"The {name!r} channel has {features.shape[1]} features but 'train' has "
-                f"{width}; both need the same columns."
-            )
         _check_codes(part, categorical, name)
 
     base_path = model_from_channel(Paths.channel("model"), MODEL_FILENAME, scratch, TITLE)
@@ -211,12 +188,11 @@ def train(paths: Paths, scratch: Path) -> None:
     if base_path is not None:
         print(f"continuing training from model {base_path.name}", flush=True)
     target = (base.current_iteration() if base else 0) + hp["num_boost_round"]
-    saved = _checkpoints(paths.checkpoints) if paths.checkpoints.is_dir() else []
-    if saved:
-        done, latest = saved[-1]
-        print(f"resuming from checkpoint round {done}", flush=True)
+    checkpoints = RoundCheckpoints(paths.checkpoints, CHECKPOINT_PREFIX)
+    latest = checkpoints.latest()
+    if latest is not None:
         start = _load(latest)
-    logger = _RoundLogger(paths.checkpoints)
+    logger = _RoundLogger(checkpoints)
     callbacks: list[Any] = [logger]
     if "validation" in data and hp["early_stopping_rounds"] > 0:
         callbacks.append(lightgbm.early_stopping(hp["early_stopping_rounds"], verbose=False))
@@ -237,7 +213,7 @@ def train(paths: Paths, scratch: Path) -> None:
     if logger.rounds > kept:
         print(f"early stopping: keeping the best {kept} of {logger.rounds} rounds", flush=True)
     paths.model.mkdir(parents=True, exist_ok=True)
-    _save(booster, paths.model / MODEL_FILENAME)
+    save_model(booster, paths.model / MODEL_FILENAME)
     print(f"saved model with {kept} rounds", flush=True)
     held_out = next((n for n in ("validation", "test") if n in data), None)
     if held_out is not None:

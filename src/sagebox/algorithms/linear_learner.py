@@ -14,7 +14,6 @@ See docs/algorithms.md.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -26,7 +25,21 @@ import numpy as np
 
 from sagebox.algorithms import channels
 from sagebox.algorithms.archive import model_from_channel
-from sagebox.algorithms.container import Paths, read_hyperparameters, run, write_evaluation
+from sagebox.algorithms.checkpoints import resuming
+from sagebox.algorithms.container import (
+    Paths,
+    read_hyperparameters,
+    run,
+    stop_requested,
+    write_evaluation,
+)
+from sagebox.algorithms.first_party import (
+    feature_rows,
+    host,
+    quality_metric,
+    reading_arrays,
+    save_arrays,
+)
 from sagebox.algorithms.linear_learner_metrics import (
     binary_metrics,
     multiclass_metrics,
@@ -64,17 +77,6 @@ PROBLEMS = {"binary_classifier": "binary", "multiclass_classifier": "multiclass"
 CALIBRATION_CELLS = 10_000_000  # scores kept for model selection: rows x models x outputs
 
 
-def _host() -> str:
-    return os.environ.get("SM_CURRENT_HOST") or "algo-1"
-
-
-def _say(
-    channel: str, name: str, value: float, kind: str = "score", epoch: int | None = None
-) -> None:
-    at = f" epoch={epoch}," if epoch is not None else ""
-    print(f"#quality_metric: host={_host()},{at} {channel} {name} <{kind}>={value}", flush=True)
-
-
 # --- the model --------------------------------------------------------------------------
 
 
@@ -97,37 +99,30 @@ class LinearModel:
         return self.scaler.transform(features) @ self.weights + self.bias
 
     def save(self, path: Path) -> None:
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as fh:
-            np.savez(
-                fh,
-                format=np.asarray(1),
-                predictor_type=np.asarray(self.predictor_type),
-                loss=np.asarray(self.loss),
-                weights=self.weights,
-                bias=self.bias,
-                threshold=np.asarray(self.threshold),
+        save_arrays(
+            path,
+            {
+                "format": np.asarray(1),
+                "predictor_type": np.asarray(self.predictor_type),
+                "loss": np.asarray(self.loss),
+                "weights": self.weights,
+                "bias": self.bias,
+                "threshold": np.asarray(self.threshold),
                 **self.scaler.arrays(),
-            )
-        os.replace(partial, path)
+            },
+        )
 
     @classmethod
     def load(cls, path: Path) -> LinearModel:
-        try:
-            with np.load(path, allow_pickle=False) as saved:
-                return cls(
-                    predictor_type=str(saved["predictor_type"]),
-                    loss=str(saved["loss"]),
-                    weights=np.array(saved["weights"], dtype=np.float64),
-                    bias=np.array(saved["bias"], dtype=np.float64),
-                    scaler=Scaler.from_arrays(saved),
-                    threshold=float(saved["threshold"]),
-                )
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValidationError(
-                f"{path.name} is not a Linear Learner model written by sagebox ({exc}); give "
-                f"the model.tar.gz of a Linear Learner training job."
-            ) from None
+        with reading_arrays(path, TITLE) as saved:
+            return cls(
+                predictor_type=str(saved["predictor_type"]),
+                loss=str(saved["loss"]),
+                weights=np.array(saved["weights"], dtype=np.float64),
+                bias=np.array(saved["bias"], dtype=np.float64),
+                scaler=Scaler.from_arrays(saved),
+                threshold=float(saved["threshold"]),
+            )
 
 
 def load_model(model_dir: Path) -> LinearModel:
@@ -151,13 +146,7 @@ def _outputs(kind: str, raw: Any, scaler: Scaler) -> Any:
 
 def predict(model: LinearModel, features: Any) -> Any:
     """P(class 1) for binary, (n, k) class probabilities for multiclass, else values."""
-    x = features.toarray() if hasattr(features, "toarray") else np.asarray(features)
-    x = np.atleast_2d(x).astype(np.float64)
-    if x.shape[1] != model.features:
-        raise ValidationError(
-            f"The Linear Learner model takes {model.features} features; got rows with "
-            f"{x.shape[1]}. Send the feature columns the model was trained on, without the label."
-        )
+    x = feature_rows(features, model.features, TITLE).astype(np.float64)
     return _outputs(model.predictor_type, model.raw_scores(x), model.scaler)
 
 
@@ -240,24 +229,23 @@ class State:
 
     def save(self, path: Path, fingerprint: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial")
-        with partial.open("wb") as fh:
-            np.savez(
-                fh,
-                fingerprint=np.asarray(fingerprint),
-                weights=self.weights,
-                bias=self.bias,
-                best_weights=self.best_weights,
-                best_bias=self.best_bias,
-                best_loss=self.best_loss,
-                class_weights=self.class_weights,
-                counters=np.asarray([self.epoch, int(self.stopped), self.patience_wait]),
-                patience_best=np.asarray(self.patience_best),
+        save_arrays(
+            path,
+            {
+                "fingerprint": np.asarray(fingerprint),
+                "weights": self.weights,
+                "bias": self.bias,
+                "best_weights": self.best_weights,
+                "best_bias": self.best_bias,
+                "best_loss": self.best_loss,
+                "class_weights": self.class_weights,
+                "counters": np.asarray([self.epoch, int(self.stopped), self.patience_wait]),
+                "patience_best": np.asarray(self.patience_best),
                 **{f"grid_{k}": v for k, v in self.grid.items()},
                 **self.scaler.arrays(),
                 **self.optimizer.export(),
-            )
-        os.replace(partial, path)
+            },
+        )
 
     @classmethod
     def load(cls, path: Path, fingerprint: str, hp: dict[str, Any]) -> State | None:
@@ -421,7 +409,7 @@ def _epochs(
     objective = f"{loss.metric_name}_objective"
     checkpoint = paths.checkpoints / CHECKPOINT
     first = reader.first_pass
-    while state.epoch < epochs and not state.stopped:
+    while state.epoch < epochs and not state.stopped and not stop_requested():
         epoch = state.epoch
         started = time.monotonic()
         train_loss, rows = _train_epoch(state, first or reader.batches("train"), kind, loss)
@@ -436,12 +424,12 @@ def _epochs(
         state.best_weights[:, better] = state.weights[:, better]
         state.best_bias[better] = state.bias[better]
         best = int(np.argmin(chosen))
-        _say("train", objective, float(train_loss[best]), "loss", epoch)
+        quality_metric("train", objective, float(train_loss[best]), "loss", epoch)
         if selection == "validation":
-            _say("validation", objective, float(chosen[best]), "loss", epoch)
+            quality_metric("validation", objective, float(chosen[best]), "loss", epoch)
         value = float(chosen[best])
         print(
-            f"#early_stopping_criteria_metric: host={_host()}, epoch={epoch}, "
+            f"#early_stopping_criteria_metric: host={host()}, epoch={epoch}, "
             f"criteria={objective}, value={value}",
             flush=True,
         )
@@ -461,9 +449,9 @@ def _epochs(
                     f"Stopping training after epoch {epoch}.",
                     flush=True,
                 )
-        print(f"#progress_metric: host={_host()}, completed {100 * (epoch + 1) / epochs:.0f} %")
+        print(f"#progress_metric: host={host()}, completed {100 * (epoch + 1) / epochs:.0f} %")
         print(
-            f"#throughput_metric: host={_host()}, train throughput="
+            f"#throughput_metric: host={host()}, train throughput="
             f"{rows / max(seconds, 1e-9):.1f} records/second",
             flush=True,
         )
@@ -497,7 +485,7 @@ def _report(
     labels: Any,
 ) -> None:
     kind = hp["predictor_type"]
-    _say(channel, f"{Loss(model.loss).metric_name}_objective", loss_value, "loss")
+    quality_metric(channel, f"{Loss(model.loss).metric_name}_objective", loss_value, "loss")
     if kind == "binary_classifier":
         metrics = binary_metrics(outputs, labels, model.threshold, hp["f_beta"])
     elif kind == "multiclass_classifier":
@@ -505,7 +493,8 @@ def _report(
     else:
         metrics = regression_metrics(outputs, labels)
     for name, value in metrics.items():
-        _say(channel, name, value, "loss" if name in ("mse", "absolute_loss") else "score")
+        unit = "loss" if name in ("mse", "absolute_loss") else "score"
+        quality_metric(channel, name, value, unit)
 
 
 def _loss(hp: dict[str, Any]) -> Loss:
@@ -532,7 +521,7 @@ def train(paths: Paths, scratch: Path) -> None:
         state = State.load(checkpoint, fingerprint, hp)
         if state is not None:
             reader.width = state.weights.shape[0]
-            print(f"resuming from checkpoint epoch {state.epoch}", flush=True)
+            resuming(f"epoch {state.epoch}")
     if state is None:
         x, y = reader.scaler_sample(hp["num_point_for_scaler"])
         state = _initial(hp, reader, x, y, scratch)

@@ -2,8 +2,8 @@
 
 - ``categorical_index.json`` in the ``train`` channel: ``{"cat_index_list": [1, 5]}``, CSV
   column indices of categorical features (0 is the label, so features start at 1).
-- Reading a channel with that file left out, and with categorical CSV columns kept as
-  strings for an algorithm that takes them (CatBoost).
+- Reading the channels with that file left out, each as wide as ``train``, and with
+  categorical CSV columns kept as strings for an algorithm that takes them (CatBoost).
 - The problem type (binary / multiclass / regression) when the objective is ``auto``:
   integer labels 0..19 are classes (0 and 1 only: binary), anything else is a target value.
 - One metric line per boosting round, validation first so that SageMaker's documented
@@ -35,6 +35,7 @@ __all__ = [
     "metric_definitions",
     "metric_line",
     "read",
+    "read_channels",
 ]
 
 CATEGORICAL_INDEX = "categorical_index.json"
@@ -156,6 +157,26 @@ def read(
     if not parts:
         raise ValidationError(f"The {name!r} channel holds files but no rows of {content}.")
     return channels.combine(parts, content, f"the {name!r} channel")
+
+
+def read_channels(
+    config: dict[str, Any],
+    who: str,
+    default_content: str,
+    categorical: Sequence[int],
+    text_features: Sequence[int] = (),
+) -> dict[str, channels.Dataset]:
+    """``train`` and, when the job has them, ``validation`` and ``test``, all as wide as
+    ``train``, after checking that the ``categorical`` features are within that width."""
+    data = {"train": read(config, "train", who, default_content, text_features)}
+    for name in ("validation", "test"):
+        if channels.has_channel(name, config):
+            data[name] = read(config, name, who, default_content, text_features)
+    width = data["train"].features.shape[1]
+    check_categorical(categorical, width, who)
+    for name, part in data.items():
+        channels.match_width(part, width, name)
+    return data
 
 
 def canonical_category(value: Any) -> str:

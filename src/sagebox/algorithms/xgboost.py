@@ -16,8 +16,16 @@ from typing import Any
 
 from sagebox.algorithms import channels
 from sagebox.algorithms.archive import model_from_channel, safe_extract
-from sagebox.algorithms.container import Paths, read_hyperparameters, run, write_evaluation
+from sagebox.algorithms.checkpoints import RoundCheckpoints, save_model
+from sagebox.algorithms.container import (
+    Paths,
+    read_hyperparameters,
+    run,
+    stop_requested,
+    write_evaluation,
+)
 from sagebox.algorithms.xgboost_params import (
+    EVAL_METRICS,
     HYPERPARAMETERS,
     METRIC_DEFINITIONS,
     NOT_BOOSTER_PARAMS,
@@ -40,26 +48,15 @@ __all__ = [
 TITLE = "XGBoost"
 MODEL_FILENAME = "xgboost-model"
 CHECKPOINT_PREFIX = "xgboost-checkpoint."
-CHECKPOINTS_KEPT = 5
+PARTIAL = ".partial.json"  # XGBoost picks the format by the file's ending: JSON
 DEFAULT_CONTENT_TYPE = "text/libsvm"  # SageMaker's XGBoost default when a channel sets none
 SUPPORTS_INCREMENTAL = True
+SUPPORTS_CHECKPOINTS = True
 DISTRIBUTED_PORT = 9099  # the tracker's port when the platform names none
 
 
-def _checkpoints(directory: Path) -> list[tuple[int, Path]]:
-    found = []
-    for path in directory.glob(CHECKPOINT_PREFIX + "*"):
-        suffix = path.name[len(CHECKPOINT_PREFIX) :]
-        if suffix.isdigit():
-            found.append((int(suffix), path))
-    return sorted(found)
-
-
-def _save(booster: Any, path: Path) -> None:
-    # Write beside the target and rename, so a job killed mid-write leaves no torn file.
-    partial = path.with_name(path.name + ".partial.json")
-    booster.save_model(str(partial))
-    os.replace(partial, path)
+def _checkpoints(directory: Path) -> RoundCheckpoints:
+    return RoundCheckpoints(directory, CHECKPOINT_PREFIX, PARTIAL)
 
 
 def _load(path: Path) -> Any:
@@ -82,7 +79,7 @@ def _round_logger(directory: Path, leader: bool) -> Any:
     class RoundLogger(xgboost.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
             if not leader:
-                return False
+                return stop_requested()
             rounds = model.num_boosted_rounds()
             fields = [
                 f"{data}-{metric}:{float(values[-1]):.5f}"
@@ -90,11 +87,8 @@ def _round_logger(directory: Path, leader: bool) -> Any:
                 for metric, values in metrics.items()
             ]
             print(f"[{rounds - 1}]#011" + "#011".join(fields), flush=True)
-            directory.mkdir(parents=True, exist_ok=True)
-            _save(model, directory / f"{CHECKPOINT_PREFIX}{rounds}")
-            for _, old in _checkpoints(directory)[:-CHECKPOINTS_KEPT]:
-                old.unlink(missing_ok=True)
-            return False
+            _checkpoints(directory).save(model, rounds)
+            return stop_requested()
 
     return RoundLogger()
 
@@ -145,6 +139,14 @@ def _collective(paths: Paths) -> Iterator[int]:
         tracker.wait_for(timeout=60)
 
 
+def _add_tuning_objective(params: dict[str, Any], objective: str) -> None:
+    """As SageMaker's XGBoost does: a tuning job's objective metric (``validation:auc``)
+    is evaluated every round even when ``eval_metric`` does not name it."""
+    metric = objective.partition(":")[2]
+    if metric in EVAL_METRICS and metric not in params.get("eval_metric", []):
+        params["eval_metric"] = [*params.get("eval_metric", []), metric]
+
+
 def train(paths: Paths, scratch: Path) -> None:
     """Run one training job as the container contract describes; raise on bad input."""
     with _collective(paths) as rank:
@@ -171,15 +173,8 @@ def _train(paths: Paths, scratch: Path, leader: bool) -> None:
         if not channels.has_channel(name, config):
             continue
         data = _read(config, name)
-        features = data.features
-        if hasattr(features, "resize") and features.shape[1] < dtrain.num_col():
-            features.resize((features.shape[0], dtrain.num_col()))
-        if features.shape[1] != dtrain.num_col():
-            raise ValidationError(
-                f"The {name!r} channel has {features.shape[1]} features but 'train' has "
-                f"{dtrain.num_col()}; both need the same columns."
-            )
-        matrix = xgboost.DMatrix(features, label=data.labels)
+        channels.match_width(data, dtrain.num_col(), name)
+        matrix = xgboost.DMatrix(data.features, label=data.labels)
         if name == "validation":
             evals.append((matrix, "validation"))
         held_out = held_out or (name, matrix, data.labels)
@@ -189,6 +184,7 @@ def _train(paths: Paths, scratch: Path, leader: bool) -> None:
     params = {k: hp[k] for k in [*raw, "objective"] if k in hp and k not in NOT_BOOSTER_PARAMS}
     if not hp["objective"].startswith("multi:"):
         params.pop("num_class", None)
+    _add_tuning_objective(params, raw.get("_tuning_objective_metric", ""))
 
     start: Any = None
     base = model_from_channel(Paths.channel("model"), MODEL_FILENAME, scratch, TITLE)
@@ -196,10 +192,8 @@ def _train(paths: Paths, scratch: Path, leader: bool) -> None:
         start = _load(base)
         print(f"continuing training from model {base.name}", flush=True)
     target = (start.num_boosted_rounds() if start else 0) + hp["num_round"]
-    saved = _checkpoints(paths.checkpoints) if paths.checkpoints.is_dir() else []
-    if saved:
-        done, latest = saved[-1]
-        print(f"resuming from checkpoint round {done}", flush=True)
+    latest = _checkpoints(paths.checkpoints).latest()
+    if latest is not None:
         start = _load(latest)
     booster = start
     remaining = target - (start.num_boosted_rounds() if start else 0)
@@ -217,7 +211,7 @@ def _train(paths: Paths, scratch: Path, leader: bool) -> None:
     if not leader:
         return  # the leader's model is the job's model
     paths.model.mkdir(parents=True, exist_ok=True)
-    _save(booster, paths.model / MODEL_FILENAME)
+    save_model(booster, paths.model / MODEL_FILENAME, PARTIAL)
     print(f"saved model with {booster.num_boosted_rounds()} rounds", flush=True)
     problem = _problem(hp["objective"])
     if held_out is not None and problem is not None:

@@ -20,6 +20,7 @@ from sagebox.cli import quality as quality_cli
 from sagebox.cli import query as query_cli
 from sagebox.cli import s3 as s3_cli
 from sagebox.cli import training as training_cli
+from sagebox.cli import tuning as tuning_cli
 from sagebox.cli import wrangler as wrangler_cli
 from sagebox.cli._common import HomeOption, aws_errors
 
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
 app.add_typer(training_cli.app, name="training-jobs", help="SageMaker training jobs.")
+app.add_typer(tuning_cli.app, name="tuning-jobs", help="SageMaker hyperparameter tuning jobs.")
 iam_advisor.register(iam_cli.app)
 app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the advisor.")
 quality_cli.register(data_cli.app)

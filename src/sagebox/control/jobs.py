@@ -119,9 +119,14 @@ class JobStateReporter:
                 doc["FailureReason"] = outcome.failure_reason
             if outcome.exit_message:
                 doc["ExitMessage"] = outcome.exit_message
+            self.finalize(outcome, doc)
             return outcome.status
 
         self._update(mutate)
+
+    def finalize(self, outcome: Outcome, doc: dict[str, Any]) -> None:
+        """Add a kind's own final fields, in the same write as the final status, so no
+        reader ever sees the status without them."""
 
 
 _SORT_KEYS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
@@ -206,6 +211,9 @@ def fail_untracked(home: Home, executor: LocalExecutor) -> None:
                     "process that created it ended first. Create it again.",
                 )
             )
+    from sagebox.control import tuning_service
+
+    tuning_service.reconcile(home)  # tuning jobs whose tuner process died
 
 
 Handler = Callable[["Context", dict[str, Any]], dict[str, Any]]

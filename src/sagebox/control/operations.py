@@ -123,6 +123,8 @@ _ENTITY_POLICY_OPS = tuple(
 )
 
 
+_TUNING = "hyper-parameter-tuning-job/{HyperParameterTuningJobName}"
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (op.service, op.name): op
     for op in (
@@ -134,6 +136,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _sm("DescribeTrainingJob", "training:describe", "training-job/{TrainingJobName}"),
         _sm("ListTrainingJobs", "training:list_jobs", "*"),
         _sm("StopTrainingJob", "training:stop", "training-job/{TrainingJobName}"),
+        _sm("CreateHyperParameterTuningJob", "tuning:create", _TUNING),
+        _sm("DescribeHyperParameterTuningJob", "tuning:describe", _TUNING),
+        _sm("ListHyperParameterTuningJobs", "tuning:list_jobs", "*"),
+        _sm("StopHyperParameterTuningJob", "tuning:stop", _TUNING),
+        _sm("ListTrainingJobsForHyperParameterTuningJob", "tuning:list_training_jobs", _TUNING),
         _sm("AddTags", "tags:add_tags", "{ResourceArn}"),
         _sm("ListTags", "tags:list_tags", "{ResourceArn}"),
         _sm("DeleteTags", "tags:delete_tags", "{ResourceArn}"),

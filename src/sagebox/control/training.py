@@ -63,50 +63,36 @@ class TrainingReporter(jobs.JobStateReporter):
     def __init__(self, home: Home, spec: JobSpec) -> None:
         super().__init__(home, TRAINING, spec.name, spec.arn)
 
-    def finished(self, outcome: Outcome) -> None:
+    def finalize(self, outcome: Outcome, doc: dict[str, Any]) -> None:
         latest: dict[str, Any] = {}
         for point in self.home.metadata.get_metrics(self.arn):
             latest[point.name] = point
-        final = [
-            {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp.isoformat()}
-            for p in latest.values()
-        ]
-        super().finished(outcome)
-
-        def mutate(status: str | None, doc: dict[str, Any]) -> str | None:
-            if "TrainingTimeInSeconds" in doc or status not in jobs.TERMINAL:
-                return None  # already recorded (a reconciled job can finish twice)
-            start = datetime.fromisoformat(doc[TRAINING.start_field])
-            end = datetime.fromisoformat(doc[TRAINING.end_field])
-            seconds = max(1, round((end - start).total_seconds()))
-            doc["TrainingTimeInSeconds"] = seconds
-            doc["BillableTimeInSeconds"] = seconds * int(
-                doc["ResourceConfig"].get("InstanceCount", 1)
-            )
-            if final:
-                doc["FinalMetricDataList"] = final
-            doc["SecondaryStatus"] = status
-            transitions = list(doc.get("SecondaryStatusTransitions", []))
-            stamp = doc[TRAINING.end_field]
-            if transitions and "EndTime" not in transitions[-1]:
-                transitions[-1] = {**transitions[-1], "EndTime": stamp}
-            message = {
-                "Completed": "Training job completed",
-                "Failed": outcome.failure_reason or "Training job failed",
-                "Stopped": outcome.exit_message or "Training job stopped",
-            }[str(status)]
-            transitions.append(
-                {
-                    "Status": status,
-                    "StartTime": stamp,
-                    "EndTime": stamp,
-                    "StatusMessage": message[:1024],
-                }
-            )
-            doc["SecondaryStatusTransitions"] = transitions
-            return status
-
-        self._update(mutate)
+        if latest:
+            doc["FinalMetricDataList"] = [
+                {"MetricName": p.name, "Value": p.value, "Timestamp": p.timestamp.isoformat()}
+                for p in latest.values()
+            ]
+        start = datetime.fromisoformat(doc[TRAINING.start_field])
+        end = datetime.fromisoformat(doc[TRAINING.end_field])
+        seconds = max(1, round((end - start).total_seconds()))
+        doc["TrainingTimeInSeconds"] = seconds
+        doc["BillableTimeInSeconds"] = seconds * int(doc["ResourceConfig"].get("InstanceCount", 1))
+        status = outcome.status
+        doc["SecondaryStatus"] = status
+        transitions = list(doc.get("SecondaryStatusTransitions", []))
+        stamp = doc[TRAINING.end_field]
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1] = {**transitions[-1], "EndTime": stamp}
+        message = {
+            "Completed": "Training job completed",
+            "Failed": outcome.failure_reason or "Training job failed",
+            "Stopped": outcome.exit_message or "Training job stopped",
+        }[status]
+        message = message[:1024]
+        transitions.append(
+            {"Status": status, "StartTime": stamp, "EndTime": stamp, "StatusMessage": message}
+        )
+        doc["SecondaryStatusTransitions"] = transitions
 
     def released(self) -> None:
         # After the final state is visible and the job's capacity is free: logging delays

@@ -49,6 +49,7 @@ class FinishedTrainingJob:
     output_path: str  # OutputDataConfig.S3OutputPath, without a trailing slash
     experiment_name: str | None = None
     trial_name: str | None = None
+    tuning_job_arn: str | None = None  # a tuning job's trial: its run nests under the job's
     failure_reason: str | None = None
     model_uri: str | None = None
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
@@ -104,6 +105,7 @@ class FinishedTrainingJob:
             output_path=doc["OutputDataConfig"]["S3OutputPath"].rstrip("/"),
             experiment_name=experiment.get("ExperimentName"),
             trial_name=experiment.get("TrialName"),
+            tuning_job_arn=doc.get("TuningJobArn"),
             failure_reason=doc.get("FailureReason"),
             model_uri=model if status == "Completed" else None,
             hyperparameters={k: str(v) for k, v in doc.get("HyperParameters", {}).items()},

@@ -5,11 +5,14 @@ every metric point the job's log gave (one step per point), its input channels a
 datasets with a content hash, its model, evaluation report and logs as artifacts, and
 its final state. Tags tie it to the job: ``sagemaker.training_job_arn`` makes logging
 idempotent (a job reconciled after a restart can finish twice; it still has one run).
+A hyperparameter tuning job's trial is nested under the tuning job's run
+(:func:`tuning_parent`; the rest of that run is :mod:`sagebox.experiments.tuning`'s).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import tempfile
 import time
@@ -18,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sagebox.errors import SageboxError, ValidationError
+from sagebox.errors import ResourceNotFound, SageboxError, ValidationError
 from sagebox.experiments import artifacts
 from sagebox.experiments.job import TRAINING_KIND, FinishedTrainingJob, metric_key, read_job
 from sagebox.experiments.lineage import ChannelDigest, channel_digest
@@ -31,6 +34,7 @@ from sagebox.experiments.store import (
 from sagebox.home import Home
 from sagebox.runtime.images import resolve_image
 from sagebox.runtime.spec import log_dir
+from sagebox.tuning.analysis import TUNING_KIND, job_params
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -45,6 +49,9 @@ TRIAL_TAG = "sagemaker.trial"  # on a trial's parent run
 TRIAL_NAME_TAG = "sagemaker.trial_name"  # on the job runs inside it
 INPUT_TAG = "sagemaker.input.{channel}.sha256"
 PARENT_TAG = "mlflow.parentRunId"
+TUNING_ARN_TAG = "sagemaker.tuning_job_arn"  # on a tuning job's run
+TUNING_NAME_TAG = "sagemaker.tuning_job_name"
+_TRIAL_NAME = re.compile(r"(.+)-\d{3,}-[0-9a-f]{8}")  # <tuning job>-NNN-<8 hex>
 # MLflow's limits on one log_batch call and on a param value
 _PARAMS_PER_BATCH = 100
 _METRICS_PER_BATCH = 1000
@@ -101,6 +108,52 @@ def parent_run(
         run_name=name,
     )
     return str(run.info.run_id)
+
+
+def _tuning_document(home: Home, arn: str, name: str) -> dict[str, Any] | None:
+    try:
+        document = home.metadata.get(TUNING_KIND, name).document
+    except ResourceNotFound:  # deleted, or a store shared with another home
+        return None
+    return dict(document) if document.get("HyperParameterTuningJobArn") == arn else None
+
+
+def tuning_parent(
+    home: Home, client: MlflowClient, experiment_id: str, arn: str, name: str | None = None
+) -> str:
+    """The id of tuning job ``arn``'s run, which its trials' runs nest under; made if
+    missing, named after the job (``name``, else the ARN's) with its configuration as
+    params (:func:`sagebox.tuning.analysis.job_params`). Callers hold ``store_lock``."""
+    from mlflow.entities import Param
+
+    found = find_run(client, experiment_id, TUNING_ARN_TAG, arn)
+    if found is not None:
+        return str(found.info.run_id)
+    name = name or arn.rsplit("/", 1)[-1]
+    document = _tuning_document(home, arn, name)
+    start = None
+    if document is not None:
+        start = int(datetime.fromisoformat(str(document["CreationTime"])).timestamp() * 1000)
+    note = f"SageMaker hyperparameter tuning job `{name}`; its training jobs are nested runs."
+    run_id = parent_run(
+        client,
+        experiment_id,
+        name,
+        TUNING_ARN_TAG,
+        arn,
+        start_time=start,
+        tags={
+            TUNING_NAME_TAG: name,
+            "mlflow.source.type": "JOB",
+            "mlflow.source.name": arn,
+            "mlflow.note.content": note,
+        },
+    )
+    if document is not None:
+        params = sorted(job_params(document).items())
+        for chunk in _chunks(params, _PARAMS_PER_BATCH):
+            client.log_batch(run_id, params=[Param(k, v) for k, v in chunk])
+    return run_id
 
 
 def _digests(home: Home, job: FinishedTrainingJob) -> list[ChannelDigest]:
@@ -204,7 +257,11 @@ def _log_run(home: Home, client: MlflowClient, job: FinishedTrainingJob, experim
     from mlflow.entities import Param
 
     parent = None
-    if job.trial_name:
+    if job.tuning_job_arn:  # its end is the tuning job's, logged when that ends
+        found = _TRIAL_NAME.fullmatch(job.name)
+        tuning = found.group(1) if found else None
+        parent = tuning_parent(home, client, experiment, job.tuning_job_arn, tuning)
+    elif job.trial_name:
         parent = parent_run(
             client, experiment, job.trial_name, TRIAL_TAG, job.trial_name, start_time=job.start_ms
         )
@@ -226,7 +283,7 @@ def _log_run(home: Home, client: MlflowClient, job: FinishedTrainingJob, experim
     for metric_chunk in _chunks(_metrics(home, job, evaluation), _METRICS_PER_BATCH):
         client.log_batch(run_id, metrics=metric_chunk)
     client.set_terminated(run_id, job.run_status, end_time=job.end_ms)
-    if parent:
+    if parent and not job.tuning_job_arn:
         previous = client.get_run(parent).info.end_time or 0
         client.set_terminated(parent, "FINISHED", end_time=max(previous, job.end_ms))
     return run_id

@@ -4,9 +4,9 @@
 s3://sagebox-quickstart/raw/ as two parts; 3. an SKLearnProcessor job on two instances
 (sharded by S3 key) that cleans the data and writes stratified splits; 4. the raw data
 and a generated batch of nested applications crawled into the Glue catalog, queried with
-SQL, and a data quality report written (see lake.py); 5. XGBoost trained on the splits,
-its evaluation on the test split with the profit-maximising threshold, and its MLflow run
-(see training.py); 6. where it is.
+SQL, and a data quality report written (see lake.py); 5. a Bayesian tuning job with early stopping
+over XGBoost on the splits, the best model's evaluation on the test split with the
+profit-maximising threshold, and the trials' MLflow runs (see training.py); 6. where it is.
 """
 
 from __future__ import annotations
@@ -118,4 +118,5 @@ def run(home_path: Path) -> None:
     print(f"  metadata:         {home.metadata_url}")
     print(f"  evaluation:       {home.path / 'reports' / training_job / 'evaluation.html'}")
     print(f"next: sagebox processing-jobs list --home {home.path}")
-    print(f"      sagebox experiments compare --home {home.path} --experiment loan-default")
+    print(f"      sagebox tuning-jobs list --home {home.path}")
+    print(f"      sagebox experiments ui --home {home.path}")

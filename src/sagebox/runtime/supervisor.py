@@ -144,7 +144,10 @@ class Supervisor:
             outcome = Outcome("Failed", f"ClientError: {broken[0]}")
         self._flush_metrics()
         self._data_metrics()
-        if outcome.status == "Completed":
+        stopped_with_model = outcome.status == "Stopped" and self._model_written()
+        if outcome.status == "Completed" or stopped_with_model:
+            # A stopped job keeps what its program saved before it exited, as SageMaker
+            # keeps the intermediate model of a stopped (or early-stopped) training job.
             self.reporter.secondary_status("Uploading", "Uploading output data")
             try:
                 for instance in self.instances:
@@ -200,6 +203,12 @@ class Supervisor:
                 path.write_text(json.dumps(document, indent=1))
             for sub in ("model", "output/data", "checkpoints"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
+
+    def _model_written(self) -> bool:
+        if not self.spec.model_uri or not self.instances:
+            return False
+        model = self.instances[0].root / "model"
+        return model.is_dir() and any(p.is_file() for p in model.rglob("*"))
 
     def _checkpoint_inputs(self) -> list[InputChannel]:
         """CheckpointConfig: what an earlier attempt or job left in S3, to resume from."""

@@ -223,6 +223,10 @@ class Estimator:
         """More CreateTrainingJob fields; a hook for subclasses (framework estimators)."""
         return {}
 
+    def _prepare_for_training(self, job_name: str) -> None:
+        """What must happen before a request is built (framework estimators stage their
+        code); a tuner calls it for its training job definition."""
+
     def describe(self) -> dict[str, Any]:
         if self.latest_training_job is None:
             raise ValueError("No training job yet: call fit() first.")

@@ -221,19 +221,24 @@ class Framework(Estimator):
         job_name: str | None = None,
         experiment_config: Mapping[str, str] | None = None,
     ) -> None:
-        self.image_uri = self.training_image_uri()
+        self.image_uri = self.training_image_uri()  # the default job name is the image's
         name = job_name or self._job_name()
-        self.uploaded_code, program = self._stage_code(name)
+        self._prepare_for_training(name)
+        super().fit(
+            inputs, wait=wait, logs=logs, job_name=name, experiment_config=experiment_config
+        )
+
+    def _prepare_for_training(self, job_name: str) -> None:
+        """Resolve the image and stage the code (also for a tuner's training job definition)."""
+        self.image_uri = self.training_image_uri()
+        self.uploaded_code, program = self._stage_code(job_name)
         self._sagemaker_hyperparameters = {
             "sagemaker_program": program,
             "sagemaker_submit_directory": self.uploaded_code,
             "sagemaker_container_log_level": self.container_log_level,
-            "sagemaker_job_name": name,
+            "sagemaker_job_name": job_name,
             "sagemaker_region": self.sagemaker_session.region_name,
         }
-        super().fit(
-            inputs, wait=wait, logs=logs, job_name=name, experiment_config=experiment_config
-        )
 
     def _request_fields(self) -> dict[str, Any]:
         if self.checkpoint_s3_uri and self.checkpoint_local_path:
