@@ -31,7 +31,7 @@ from tests.control.tuning_helpers import (
 _ARN_PREFIX = "arn:aws:sagemaker:us-east-1:1:hyper-parameter-tuning-job"
 _AUC = {"MetricName": "validation:auc", "Type": "Maximize"}
 NAME = "report-job"
-EPOCHS = 5
+EPOCHS = 8
 PLOTS = (
     "Objective by trial",
     "Best objective so far",
@@ -69,7 +69,7 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuned]:
     parameter_ranges["ContinuousParameterRanges"][0]["ScalingType"] = "Logarithmic"
     request = tuning_request(
         NAME,
-        trainer_definition(session, epochs=str(EPOCHS), delay="0.25"),
+        trainer_definition(session, epochs=str(EPOCHS), delay="0.6"),  # room to stop under load
         parameter_ranges,
         metric="validation:loss",
         objective_type="Minimize",
