@@ -119,7 +119,7 @@ def overhead(root: Path, sizes: list[int]) -> None:
         f"{'rows':>9} {'direct s':>9} {'job s':>8} {'ratio':>6} {'extra s':>8}  goal <= 10% + 1 s"
     )
     session = _session(root)
-    for rows in sizes:
+    for run, rows in enumerate(sizes):
         data = root / f"train-{rows}.csv"
         _write_csv(data, rows, seed=rows)
         key = f"overhead-{rows}/train.csv"
@@ -134,7 +134,7 @@ def overhead(root: Path, sizes: list[int]) -> None:
         direct = time.monotonic() - start
         _settle(2)
         start = time.monotonic()
-        described = _job(session, f"overhead-{rows}", f"overhead-{rows}/")
+        described = _job(session, f"overhead-{run}-{rows}", f"overhead-{rows}/")
         job = time.monotonic() - start
         assert described["TrainingJobStatus"] == "Completed", described.get("FailureReason")
         goal = "ok" if job <= direct * 1.10 + 1 else "MISSED"

@@ -62,6 +62,7 @@ class Job:
         self.model = root / "model"
         self.output = root / "output"
         self.checkpoints = root / "checkpoints"
+        self.checkpoints.mkdir()  # as for a job with a CheckpointConfig
         self.content_types: dict[str, Any] = {}
         self.monkeypatch = monkeypatch
         for var, path in [
@@ -94,6 +95,13 @@ class Job:
         (self.config / "inputdataconfig.json").write_text(json.dumps(self.content_types))
         rc = self.main()
         return rc, capsys.readouterr().out.splitlines()
+
+    def clear_checkpoints(self) -> None:
+        """A new job with the same CheckpointConfig folder, but nothing in it to resume."""
+        import shutil
+
+        shutil.rmtree(self.checkpoints)
+        self.checkpoints.mkdir()
 
     @property
     def failure(self) -> str:

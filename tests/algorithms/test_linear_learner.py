@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +228,7 @@ def test_l1_makes_weights_of_noise_features_exactly_zero(job: Job, capsys: Any) 
     rc, _ = job.run(capsys, l1=0, **common)
     assert rc == 0
     assert np.count_nonzero(_model(job).weights[2:]) == 6
-    shutil.rmtree(job.checkpoints)
+    job.clear_checkpoints()
     rc, _ = job.run(capsys, l1=0.05, **common)
     assert rc == 0
     weights = _model(job).weights[:, 0]
@@ -258,7 +257,7 @@ def test_selection_criterion_moves_the_threshold(binary: Job, capsys: Any) -> No
     assert rc == 0
     low = _model(binary).threshold
     assert metric_values(algo, lines)["validation:recall"][0] >= 0.95
-    shutil.rmtree(binary.checkpoints)
+    binary.clear_checkpoints()
     rc, lines = binary.run(
         capsys,
         binary_classifier_model_selection_criteria="recall_at_target_precision",
@@ -269,7 +268,7 @@ def test_selection_criterion_moves_the_threshold(binary: Job, capsys: Any) -> No
     high = _model(binary).threshold
     assert metric_values(algo, lines)["validation:precision"][0] >= 0.95
     assert low < 0.5 < high
-    shutil.rmtree(binary.checkpoints)
+    binary.clear_checkpoints()
     rc, _ = binary.run(capsys, binary_classifier_model_selection_criteria="loss_function", **common)
     assert rc == 0 and _model(binary).threshold == 0.5
 

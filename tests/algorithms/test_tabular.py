@@ -7,7 +7,6 @@ channel. Each row of BOOSTERS says how an algorithm spells these.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,7 +164,7 @@ def test_continues_the_model_of_a_model_channel(
     job.channel("train", {"t.csv": csv(*problem(400, 0))}, "text/csv")
     _run(job, booster, capsys, 5)
     first = (job.model / filename).read_bytes()
-    shutil.rmtree(job.checkpoints)  # a new job: nothing to resume
+    job.clear_checkpoints()  # a new job: nothing to resume
     job.channel("model", {"model.tar.gz": tar([member(filename, first)])})
     lines = _run(job, booster, capsys, 3)
     assert booster.continuing in lines

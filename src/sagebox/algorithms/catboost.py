@@ -156,20 +156,19 @@ def train(paths: Paths, scratch: Path) -> None:
     loss, num_class = _problem(hp, base, [part.labels for part in data.values()])
     _check_labels(data, loss, num_class)
     params = catboost_params(hp, loss, num_class, raw)
-    params.update(
-        iterations=hp["iterations"],
-        train_dir=str(scratch / "catboost_info"),
-        save_snapshot=True,
-        snapshot_file=str(paths.checkpoints / SNAPSHOT),
-        snapshot_interval=SNAPSHOT_SECONDS,
-    )
+    params.update(iterations=hp["iterations"], train_dir=str(scratch / "catboost_info"))
+    if paths.checkpoints.is_dir():  # a job with a CheckpointConfig
+        params.update(
+            save_snapshot=True,
+            snapshot_file=str(paths.checkpoints / SNAPSHOT),
+            snapshot_interval=SNAPSHOT_SECONDS,
+        )
     if hp["verbose"] > 0:
         params["verbose"] = hp["verbose"]  # CatBoost's own progress every N iterations
     else:
         params["logging_level"] = "Silent"
 
     pools = {name: _pool(part, categorical, loss) for name, part in data.items()}
-    paths.checkpoints.mkdir(parents=True, exist_ok=True)
     if base_path is not None and base is not None:
         print(f"continuing training from model {base_path.name} ({base.tree_count_} trees)")
     if (paths.checkpoints / SNAPSHOT).is_file():

@@ -61,8 +61,13 @@ class RoundCheckpoints:
         return sorted(found)
 
     def save(self, model: Any, rounds: int) -> None:
-        """Checkpoint ``model`` after ``rounds`` rounds and remove all but the latest ``kept``."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Checkpoint ``model`` after ``rounds`` rounds and remove all but the latest ``kept``.
+
+        Only where the checkpoint folder exists: the platform makes it for a job with a
+        ``CheckpointConfig``, as SageMaker does, and saving every round costs time.
+        """
+        if not self.directory.is_dir():
+            return
         save_model(model, self.directory / f"{self.prefix}{rounds}", self.suffix)
         for _, old in self.listed()[: -self.kept]:
             old.unlink(missing_ok=True)

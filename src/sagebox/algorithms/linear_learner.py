@@ -456,7 +456,8 @@ def _epochs(
             flush=True,
         )
         state.epoch = epoch + 1
-        state.save(checkpoint, fingerprint)
+        if checkpoint.parent.is_dir():  # a job with a CheckpointConfig
+            state.save(checkpoint, fingerprint)
 
 
 def _select(hp: dict[str, Any], losses: Any, outputs: Any, labels: Any) -> tuple[int, float]:

@@ -201,8 +201,10 @@ class Supervisor:
                 path = host_path(root, container_path)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(document, indent=1))
-            for sub in ("model", "output/data", "checkpoints"):
+            for sub in ("model", "output/data"):
                 (root / sub).mkdir(parents=True, exist_ok=True)
+            if self._checkpoint_inputs():  # only with a CheckpointConfig, as on SageMaker
+                (root / "checkpoints").mkdir(parents=True, exist_ok=True)
 
     def _model_written(self) -> bool:
         if not self.spec.model_uri or not self.instances:
