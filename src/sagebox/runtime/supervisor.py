@@ -77,6 +77,8 @@ class Supervisor:
         self._lock = threading.Lock()
         self._continuous_seen: dict[tuple[str, str], dict[str, tuple[int, int]]] = {}
         self.feeders: list[PipeFeeder] = []
+        # one free port per job, the same on every instance (MASTER_PORT, XGBoost's tracker)
+        self.master_port = free_port() if spec.kind == "training-job" else 0
         self.bytes_on_disk = 0  # what staging wrote to disk (Pipe mode and links: none)
         self._downloading_since = 0.0
         self._first_metric_after: float | None = None
@@ -273,9 +275,7 @@ class Supervisor:
         if self.spec.kind == "training-job":
             # One free port per job, the same on every instance: script mode's MASTER_PORT
             # for torch.distributed (docs/script-mode.md).
-            if not hasattr(self, "_master_port"):
-                self._master_port = free_port()
-            env["SAGEBOX_MASTER_PORT"] = str(self._master_port)
+            env["SAGEBOX_MASTER_PORT"] = str(self.master_port)
         env.update(self.spec.environment)
         return env
 

@@ -12,6 +12,7 @@ objective, so a stopped trial with a value is a finished trial to the samplers):
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -76,8 +77,9 @@ class OptunaStrategy(Strategy):
         self._running: dict[int, optuna.Trial] = {}
         self.prior_used = self._add_prior() if self.learns_from_prior else 0
 
+    @abc.abstractmethod
     def _sampler(self) -> optuna.samplers.BaseSampler:
-        raise NotImplementedError
+        """The Optuna sampler that makes this strategy what it is."""
 
     def _pruner(self) -> optuna.pruners.BasePruner:
         import optuna
