@@ -6,6 +6,8 @@ table; inner code only raises.
 
     SageboxError
     +-- ValidationError            ValidationException
+    |   +-- RuntimeValidationError ValidationError (SageMaker Runtime)
+    |       +-- PayloadTooLarge    ValidationError, HTTP 413
     +-- ResourceNotFound           ResourceNotFound
     |   +-- NoSuchBucket           NoSuchBucket
     |   +-- NoSuchKey              NoSuchKey
@@ -24,9 +26,14 @@ table; inner code only raises.
     +-- IdempotentParameterMismatch
     +-- UnknownOperation           UnknownOperationException
     +-- InternalError              InternalFailure
+    +-- ModelInvocationError       ModelError (SageMaker Runtime, HTTP 424)
+    +-- ModelNotReady              ModelNotReadyException (SageMaker Runtime, HTTP 429)
+    +-- ServiceUnavailable         ServiceUnavailable (SageMaker Runtime, HTTP 503)
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class SageboxError(Exception):
@@ -136,3 +143,60 @@ class UnknownOperation(SageboxError):
 class InternalError(SageboxError):
     code = "InternalFailure"
     http_status = 500
+
+
+# ---- SageMaker Runtime (InvokeEndpoint): its own codes, as botocore's model names them
+
+
+class RuntimeValidationError(ValidationError):
+    """SageMaker Runtime's spelling of a bad request (not ``ValidationException``)."""
+
+    code = "ValidationError"
+    http_status = 400
+
+
+class PayloadTooLarge(RuntimeValidationError):
+    code = "ValidationError"
+    http_status = 413
+
+
+class ModelInvocationError(SageboxError):
+    """The model answered an invocation with an error (or not in time).
+
+    ``members`` are the error shape's extra fields, sent in the error body as AWS does.
+    """
+
+    code = "ModelError"
+    http_status = 424
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        original_status_code: int | None = None,
+        original_message: str | None = None,
+        log_stream_arn: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.original_status_code = original_status_code
+        self.original_message = original_message
+        self.log_stream_arn = log_stream_arn
+
+    @property
+    def members(self) -> dict[str, Any]:
+        fields = {
+            "OriginalStatusCode": self.original_status_code,
+            "OriginalMessage": self.original_message,
+            "LogStreamArn": self.log_stream_arn,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+
+class ModelNotReady(SageboxError):
+    code = "ModelNotReadyException"
+    http_status = 429
+
+
+class ServiceUnavailable(SageboxError):
+    code = "ServiceUnavailable"
+    http_status = 503

@@ -19,6 +19,17 @@ if TYPE_CHECKING:
 TERMINAL = ("Completed", "Failed", "Stopped")
 
 
+class RuntimeClient:
+    """SageMaker Runtime's operations (InvokeEndpoint) on a control plane, embedded or
+    remote; errors are sagebox's exceptions either way."""
+
+    def __init__(self, control: ControlPlane | RemoteControlPlane) -> None:
+        self.control = control
+
+    def invoke_endpoint(self, **params: Any) -> dict[str, Any]:
+        return self.control.call("InvokeEndpoint", params, service="sagemaker-runtime")
+
+
 class Session:
     """A home plus its control plane, like ``sagemaker.Session`` is a region plus clients.
 
@@ -85,6 +96,11 @@ class Session:
     def sagemaker_client(self) -> ControlPlane | RemoteControlPlane:
         """Operations in boto3's shape, e.g. ``sagemaker_client.describe_processing_job(...)``."""
         return self.control
+
+    @property
+    def sagemaker_runtime_client(self) -> RuntimeClient:
+        """``invoke_endpoint`` in boto3's shape, on this session's control plane."""
+        return RuntimeClient(self.control)
 
     @property
     def region_name(self) -> str:

@@ -126,7 +126,7 @@ def test_bad_requests_are_refused_with_aws_errors(session: Session) -> None:
     with pytest.raises(ResourceNotFound, match="'nope' does not exist"):
         session.control.describe_processing_job(ProcessingJobName="nope")
     with pytest.raises(UnknownOperation, match="does not implement"):
-        session.control.call("CreateEndpoint", {})
+        session.control.call("CreateCompilationJob", {})
     session.control.create_processing_job(**good)
     with pytest.raises(ResourceInUse):
         session.control.create_processing_job(**good)

@@ -78,3 +78,6 @@ def server(home_path: Path) -> Iterator[RunningServer]:
     )
     instance.should_exit = True
     thread.join(timeout=10)
+
+
+from tests.serving.hosting import endpoints  # noqa: E402, F401  (fixture: endpoints removed after)

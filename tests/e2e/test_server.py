@@ -26,12 +26,23 @@ def _code(error: pytest.ExceptionInfo[ClientError]) -> str:
 def _http(
     url: str, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None
 ) -> tuple[int, bytes]:
+    status, body, _ = _http_with_headers(url, method, data, headers)
+    return status, body
+
+
+def _http_with_headers(
+    url: str, method: str = "GET", data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes, dict[str, str]]:
     request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read()
+            return (
+                response.status,
+                response.read(),
+                {k.lower(): v for k, v in response.headers.items()},
+            )
     except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        return error.code, error.read(), {k.lower(): v for k, v in error.headers.items()}
 
 
 def test_health_needs_no_credentials_and_nothing_else_is_open(server: RunningServer) -> None:
@@ -42,10 +53,15 @@ def test_health_needs_no_credentials_and_nothing_else_is_open(server: RunningSer
         for method in ("GET", "POST", "PUT", "DELETE", "PATCH"):
             if (method, path) == ("GET", "/health"):
                 continue
-            status, body = _http(f"{server.url}{path}", method, b"{}" if method != "GET" else None)
+            status, body, headers = _http_with_headers(
+                f"{server.url}{path}", method, b"{}" if method != "GET" else None
+            )
             assert status in (403, 404, 405), (method, path, status)
             if status == 403:
-                assert b"MissingAuthenticationToken" in body
+                # JSON 1.1 and query errors name the code in the body, REST-JSON (the
+                # runtime's InvokeEndpoint) in the x-amzn-ErrorType header, as AWS does
+                code = headers.get("x-amzn-errortype", "").encode() + body
+                assert b"MissingAuthenticationToken" in code, (method, path, body)
 
 
 def test_boto3_runs_a_processing_job_through_the_server(server: RunningServer) -> None:
@@ -123,10 +139,12 @@ def test_route_walk_a_user_without_policy_is_refused_everything(server: RunningS
         client = clients.setdefault(
             service, server.client(service, key_id, secret, parameter_validation=False)
         )
+        # Parameters are left out on purpose: authorization comes before validation, so
+        # a caller without permission learns nothing about the request's shape. A REST
+        # operation needs its URI's labels, or there is no URL to call.
+        labels = {"EndpointName": "x"} if service == "sagemaker-runtime" else {}
         with pytest.raises(ClientError) as error:
-            # Parameters are left out on purpose: authorization comes before validation,
-            # so a caller without permission learns nothing about the request's shape.
-            client._make_api_call(operation, {})
+            client._make_api_call(operation, labels)
         assert _code(error) in ("AccessDeniedException", "AccessDenied"), (
             service,
             operation,

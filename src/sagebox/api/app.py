@@ -5,7 +5,10 @@ Routes:
 - ``POST /`` with ``X-Amz-Target``: AWS JSON 1.1 (SageMaker).
 - ``POST /`` with a form body: the AWS query protocol (IAM, STS), chosen by the
   service in the request's SigV4 credential scope.
-- ``POST /endpoints/{name}/invocations``: SageMaker Runtime (REST-JSON).
+- ``POST /endpoints/{name}/invocations``: SageMaker Runtime (REST-JSON), on its own
+  fast path (:mod:`sagebox.api.invocations`).
+- ``GET /metrics``: endpoint metrics for Prometheus (SigV4 or HTTP Basic with an access
+  key; IAM action ``cloudwatch:GetMetricData``).
 Anything else is authenticated first and then answered as unknown.
 """
 
@@ -35,7 +38,7 @@ log = logging.getLogger("sagebox.api")
 QUERY_SERVICES = frozenset({"iam", "sts"})
 # Services whose operations this server answers over HTTP. S3's REST API is not served
 # yet: bucket policies are set in-process (SDK, CLI).
-SERVED_SERVICES = frozenset({"sagemaker", "glue", *QUERY_SERVICES})
+SERVED_SERVICES = frozenset({"sagemaker", "sagemaker-runtime", "glue", *QUERY_SERVICES})
 _SCOPE = re.compile(r"Credential=[^/\s,]+/\d{8}/[^/\s,]+/([^/\s,]+)/aws4_request")
 _QUERY_SCOPE = re.compile(r"X-Amz-Credential=[^&]*?%2F\d{8}%2F[^&%]+%2F([^&%]+)%2F")
 
@@ -81,6 +84,49 @@ class Server:
         return await run_in_threadpool(
             authenticate, signed, self.credentials.lookup, region=self.home.region
         )
+
+    async def authenticate_metrics(self, request: Request) -> Credential:
+        """``GET /metrics``: SigV4, or HTTP Basic with an access key id and its secret
+        (what Prometheus' scrape config can send); ``cloudwatch:GetMetricData`` decides."""
+        import base64
+        import hmac
+
+        from sagebox.api.sigv4 import MissingAuthenticationToken, UnrecognizedClient
+
+        header = request.headers.get("authorization", "")
+        if header[:6].lower() == "basic ":
+            try:
+                key_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                key_id, secret = "", ""
+            credential = await run_in_threadpool(self.credentials.lookup, key_id)
+            if (
+                credential is None
+                or not credential.active
+                or credential.session_token is not None
+                or not hmac.compare_digest(credential.secret_access_key.encode(), secret.encode())
+            ):
+                raise UnrecognizedClient(
+                    "The access key id and secret in the Basic authorization header are not "
+                    "an active long-term access key of this home.",
+                    "json",
+                )
+        elif not header and "X-Amz-Credential=" not in request.url.query:
+            raise MissingAuthenticationToken(
+                "GET /metrics needs credentials: SigV4, or HTTP Basic with an access key id "
+                "as user name and its secret access key as password.",
+                "json",
+            )
+        else:
+            credential = await self.authenticate(request, b"")
+        await run_in_threadpool(
+            self.control.authorizer.authorize,
+            credential.principal,
+            "cloudwatch:GetMetricData",
+            "*",
+            self.context_keys(request, credential),
+        )
+        return credential
 
     def context_keys(self, request: Request, credential: Credential) -> dict[str, Any]:
         keys: dict[str, Any] = {
@@ -226,16 +272,40 @@ def build_app(
         except SageboxError as error:
             return _with_id(_json_error(error), request)
 
+    async def prometheus(request: Request) -> Response:
+        request.state.request_id = _request_id()
+        try:
+            await srv.authenticate_metrics(request)
+        except SageboxError as error:
+            return _with_id(_json_error(error), request)
+        from sagebox.serving.metrics import recorder
+
+        return Response(
+            recorder(home).prometheus(), media_type="text/plain; version=0.0.4; charset=utf-8"
+        )
+
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/", aws_root, methods=["POST"]),
+            Route("/metrics", prometheus, methods=["GET"]),
             Route("/{path:path}", anything_else, methods=methods),  # "/" with other methods too
         ]
     )
+    # SageMaker Runtime's InvokeEndpoint: its own raw ASGI fast path (api/invocations.py)
+    from sagebox.api.invocations import InvocationsApp, is_invocation
+
+    invocations = InvocationsApp(srv)
+
+    async def dispatch(scope: Any, receive: Any, send: Any) -> None:
+        if is_invocation(scope):
+            await invocations(scope, receive, send)
+        else:
+            await app(scope, receive, send)
+
     hosts = {"localhost", "127.0.0.1", "[::1]", *allowed_hosts}
-    return Gate(app, allowed_hosts=hosts, allowed_origins=allowed_origins)
+    return Gate(dispatch, allowed_hosts=hosts, allowed_origins=allowed_origins)
 
 
 def _with_id(response: Response, request: Request) -> Response:

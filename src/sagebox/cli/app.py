@@ -13,13 +13,18 @@ from sagebox.cli import datasets as datasets_cli
 from sagebox.cli import evaluate as evaluate_cli
 from sagebox.cli import experiments as experiments_cli
 from sagebox.cli import glue as glue_cli
+from sagebox.cli import hosting as hosting_cli
 from sagebox.cli import iam as iam_cli
 from sagebox.cli import iam_advisor
+from sagebox.cli import invoke as invoke_cli
+from sagebox.cli import metrics as metrics_cli
 from sagebox.cli import processing as processing_cli
 from sagebox.cli import quality as quality_cli
 from sagebox.cli import query as query_cli
+from sagebox.cli import registry as registry_cli
 from sagebox.cli import s3 as s3_cli
 from sagebox.cli import training as training_cli
+from sagebox.cli import transform as transform_cli
 from sagebox.cli import tuning as tuning_cli
 from sagebox.cli import wrangler as wrangler_cli
 from sagebox.cli._common import HomeOption, aws_errors
@@ -34,6 +39,7 @@ app = typer.Typer(
 app.add_typer(s3_cli.app, name="s3", help="Object storage in the style of 'aws s3'.")
 app.add_typer(processing_cli.app, name="processing-jobs", help="SageMaker Processing jobs.")
 app.add_typer(training_cli.app, name="training-jobs", help="SageMaker training jobs.")
+app.add_typer(transform_cli.app, name="transform-jobs", help="SageMaker batch transform jobs.")
 app.add_typer(tuning_cli.app, name="tuning-jobs", help="SageMaker hyperparameter tuning jobs.")
 iam_advisor.register(iam_cli.app)
 app.add_typer(iam_cli.app, name="iam", help="IAM: the policy simulator and the advisor.")
@@ -46,6 +52,15 @@ query_cli.register(app)
 evaluate_cli.register(app)
 app.add_typer(audit_cli.app, name="audit", help="Query the audit log of authorization decisions.")
 app.add_typer(experiments_cli.app, name="experiments", help="Training jobs as MLflow runs.")
+app.add_typer(registry_cli.groups, name="model-package-groups", help="The model registry's groups.")
+app.add_typer(registry_cli.packages, name="model-packages", help="Registered model versions.")
+invoke_cli.register(app)
+app.add_typer(metrics_cli.app, name="metrics", help="Endpoint metrics, per minute.")
+app.add_typer(hosting_cli.models_app, name="models", help="SageMaker models (for hosting).")
+app.add_typer(hosting_cli.configs_app, name="endpoint-configs", help="SageMaker endpoint configs.")
+app.add_typer(
+    hosting_cli.endpoints_app, name="endpoints", help="Real-time and serverless endpoints."
+)
 
 
 @app.command()
@@ -86,6 +101,7 @@ def logs(
     h = Home.open(home)
     from sagebox.control import processing as _  # noqa: F401  (registers the kind)
     from sagebox.control import training as _training  # noqa: F401  (registers the kind)
+    from sagebox.control import transform as _transform  # noqa: F401  (registers the kind)
 
     job_kind = JOB_KINDS.get(kind)
     if job_kind is None:

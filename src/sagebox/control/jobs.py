@@ -198,7 +198,7 @@ def register(kind: JobKind) -> JobKind:
 
 def fail_untracked(home: Home, executor: LocalExecutor) -> None:
     """Fail active jobs that no executor owns (the creating process died mid-way)."""
-    from sagebox.control import processing, training  # noqa: F401  (register their kinds)
+    from sagebox.control import processing, training, transform  # noqa: F401  (register kinds)
 
     for kind in JOB_KINDS.values():
         for record in home.metadata.find(kind.kind, list(ACTIVE)):

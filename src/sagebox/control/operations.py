@@ -2,7 +2,8 @@
 
 One line per operation. ``resource`` is a template over the request's top-level members
 (``{ProcessingJobName}``) giving the resource part of the ARN that IAM decides on, a
-full-ARN member (``{ResourceArn}``), or ``*`` for operations on no single resource.
+full-ARN member (``{ResourceArn}``), ``=module:function`` for an ARN that the operation's
+module works out from ``(home, request)``, or ``*`` for operations on no single resource.
 Handlers are imported lazily, on first call.
 """
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from sagebox.control.context import Context
 
 Handler = Callable[["Context", dict[str, Any]], Mapping[str, Any]]
+_IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,13 @@ class Operation:
 
     @property
     def action(self) -> str:
-        prefix = {"sagemaker": "sagemaker"}.get(self.service, self.service)
-        return f"{prefix}:{self.name}"
+        return f"{self.arn_service}:{self.name}"
+
+    @property
+    def arn_service(self) -> str:
+        """The service prefix of its IAM action and resource ARNs: SageMaker Runtime's
+        operations are ``sagemaker:InvokeEndpoint`` on ``arn:aws:sagemaker:...``."""
+        return _IAM_PREFIX.get(self.service, self.service)
 
     def load(self) -> Handler:
         module, _, function = self.handler.partition(":")
@@ -124,6 +131,51 @@ _ENTITY_POLICY_OPS = tuple(
 
 
 _TUNING = "hyper-parameter-tuning-job/{HyperParameterTuningJobName}"
+# Model registry members may hold a name or an ARN: the module works out the ARN.
+_GROUP = "=model_packages:group_resource"
+_PACKAGE = "=model_packages:package_resource"
+_REGISTRY_OPS = (
+    _sm("CreateModelPackageGroup", "model_packages:create_group", _GROUP),
+    _sm("DescribeModelPackageGroup", "model_packages:describe_group", _GROUP),
+    _sm("ListModelPackageGroups", "model_packages:list_groups", "*"),
+    _sm("DeleteModelPackageGroup", "model_packages:delete_group", _GROUP),
+    _sm("CreateModelPackage", "model_packages:create_package", _PACKAGE),
+    _sm("DescribeModelPackage", "model_packages:describe_package", _PACKAGE),
+    _sm("ListModelPackages", "model_packages:list_packages", "*"),
+    _sm("BatchDescribeModelPackage", "model_packages:batch_describe_packages", "*"),
+    _sm("UpdateModelPackage", "model_packages:update_package", _PACKAGE),
+    _sm("DeleteModelPackage", "model_packages:delete_package", _PACKAGE),
+)
+_ENDPOINT = "endpoint/{EndpointName}"
+_MODEL = "model/{ModelName}"
+_ENDPOINT_CONFIG = "endpoint-config/{EndpointConfigName}"
+_HOSTING_OPS = (
+    _sm("CreateModel", "models:create", _MODEL),
+    _sm("DescribeModel", "models:describe", _MODEL),
+    _sm("ListModels", "models:list_models", "*"),
+    _sm("DeleteModel", "models:delete", _MODEL),
+    _sm("CreateEndpointConfig", "endpoint_configs:create", _ENDPOINT_CONFIG),
+    _sm("DescribeEndpointConfig", "endpoint_configs:describe", _ENDPOINT_CONFIG),
+    _sm("ListEndpointConfigs", "endpoint_configs:list_configs", "*"),
+    _sm("DeleteEndpointConfig", "endpoint_configs:delete", _ENDPOINT_CONFIG),
+    _sm("CreateEndpoint", "endpoints:create", _ENDPOINT),
+    _sm("DescribeEndpoint", "endpoints:describe", _ENDPOINT),
+    _sm("ListEndpoints", "endpoints:list_endpoints", "*"),
+    _sm("UpdateEndpoint", "endpoints:update", _ENDPOINT),
+    _sm(
+        "UpdateEndpointWeightsAndCapacities",
+        "endpoints:update_weights_and_capacities",
+        _ENDPOINT,
+    ),
+    _sm("DeleteEndpoint", "endpoints:delete", _ENDPOINT),
+)
+_TRANSFORM = "transform-job/{TransformJobName}"
+_TRANSFORM_OPS = (
+    _sm("CreateTransformJob", "transform:create", _TRANSFORM),
+    _sm("DescribeTransformJob", "transform:describe", _TRANSFORM),
+    _sm("ListTransformJobs", "transform:list_jobs", "*"),
+    _sm("StopTransformJob", "transform:stop", _TRANSFORM),
+)
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
     (op.service, op.name): op
@@ -141,6 +193,9 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         _sm("ListHyperParameterTuningJobs", "tuning:list_jobs", "*"),
         _sm("StopHyperParameterTuningJob", "tuning:stop", _TUNING),
         _sm("ListTrainingJobsForHyperParameterTuningJob", "tuning:list_training_jobs", _TUNING),
+        *_HOSTING_OPS,
+        *_REGISTRY_OPS,
+        *_TRANSFORM_OPS,
         _sm("AddTags", "tags:add_tags", "{ResourceArn}"),
         _sm("ListTags", "tags:list_tags", "{ResourceArn}"),
         _sm("DeleteTags", "tags:delete_tags", "{ResourceArn}"),
@@ -178,6 +233,8 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         Operation("s3", "GetBucketPolicy", "bucket_policy:get", "arn:aws:s3:::{Bucket}"),
         Operation("s3", "DeleteBucketPolicy", "bucket_policy:delete", "arn:aws:s3:::{Bucket}"),
         *_GLUE_OPS,
+        # SageMaker Runtime (service "sagemaker-runtime", IAM prefix "sagemaker")
+        Operation("sagemaker-runtime", "InvokeEndpoint", "runtime:invoke_endpoint", _ENDPOINT),
         Operation("sts", "AssumeRole", "sts:assume_role", "{RoleArn}"),
         Operation("sts", "GetCallerIdentity", "sts:get_caller_identity", "*", authorized=False),
     )

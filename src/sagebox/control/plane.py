@@ -8,6 +8,7 @@ client.
 
 from __future__ import annotations
 
+import importlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -87,15 +88,19 @@ class ControlPlane:
     def _resource_arn(self, op: Operation, request: Mapping[str, Any]) -> str:
         if op.resource == "*":
             return "*"
+        if op.resource.startswith("="):  # "=module:function": worked out by the operation
+            module, _, function = op.resource[1:].partition(":")
+            resolve = getattr(importlib.import_module(f"sagebox.control.{module}"), function)
+            return str(resolve(self.home, request))
         if op.resource.startswith("{") and op.resource.endswith("}"):
             return str(request.get(op.resource[1:-1], "*"))
         names = {k: v for k, v in request.items() if isinstance(v, str)}
-        if op.service in ("sagemaker", "glue"):  # they write names in ARNs in lower case
+        if op.arn_service in ("sagemaker", "glue"):  # they write names in ARNs in lower case
             names = {k: v.lower() for k, v in names.items()}
         try:
             if op.resource.startswith("arn:"):  # S3 ARNs name no region or account
                 return op.resource.format(**names)
-            return self.home.arn(op.service, op.resource.format(**names))
+            return self.home.arn(op.arn_service, op.resource.format(**names))
         except KeyError:  # an optional name left out (GetUser of the caller)
             return "*"
 
@@ -114,9 +119,11 @@ class ControlPlane:
         return method
 
     def reconcile(self) -> None:
-        """Bring every job to a true state after a restart, then start queued jobs."""
-        from sagebox.control import jobs
+        """Bring every job to a true state after a restart, then start queued jobs; restart
+        the hosts of endpoints whose host died."""
+        from sagebox.control import endpoints, jobs
 
         self.executor.reconcile()
         jobs.fail_untracked(self.home, self.executor)
         self.executor.schedule()
+        endpoints.reconcile(self.home)

@@ -19,10 +19,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagebox.runtime.logs import JobLogs
 from sagebox.session import Session
+
+if TYPE_CHECKING:
+    from sagebox.sdk.model import Model, ModelPackage
+    from sagebox.sdk.predictor import Predictor
+    from sagebox.sdk.transformer import Transformer
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 
@@ -251,3 +256,94 @@ class Estimator:
     def model_data(self) -> str | None:
         artifacts = self.describe().get("ModelArtifacts")
         return None if artifacts is None else str(artifacts["S3ModelArtifacts"])
+
+    # ---- from training to hosting -------------------------------------------------------
+    def create_model(
+        self,
+        role: str | None = None,
+        image_uri: str | None = None,
+        predictor_cls: Any = None,
+        env: Mapping[str, str] | None = None,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> Model:
+        """A ``Model`` of the last training job's artifacts, served by the same image."""
+        from sagebox.sdk.model import Model
+
+        if self.model_data is None:
+            raise ValueError(
+                "The estimator has no trained model yet: call fit() and let it complete."
+            )
+        return Model(
+            image_uri or self.image_uri,
+            model_data=self.model_data,
+            role=role or self.role,
+            predictor_cls=predictor_cls,
+            env=env,
+            name=name,
+            sagemaker_session=self.sagemaker_session,
+            enable_network_isolation=self.enable_network_isolation,
+            **self._model_code(),
+            **kwargs,
+        )
+
+    def _model_code(self) -> dict[str, Any]:
+        """The inference code a model of this estimator ships (framework estimators)."""
+        return {}
+
+    def deploy(
+        self,
+        initial_instance_count: int | None = None,
+        instance_type: str | None = None,
+        serializer: Any = None,
+        deserializer: Any = None,
+        endpoint_name: str | None = None,
+        **kwargs: Any,
+    ) -> Predictor:
+        """Deploy the trained model to a real-time or (``serverless_inference_config``)
+        serverless endpoint; returns its ``Predictor``."""
+        names = {"role": "role", "image_uri": "image_uri", "env": "env", "model_name": "name"}
+        model_kwargs: dict[str, Any] = {
+            names[key]: kwargs.pop(key) for key in list(names) if key in kwargs
+        }
+        return self.create_model(**model_kwargs).deploy(
+            initial_instance_count,
+            instance_type,
+            serializer=serializer,
+            deserializer=deserializer,
+            endpoint_name=endpoint_name,
+            **kwargs,
+        )
+
+    def transformer(
+        self,
+        instance_count: int,
+        instance_type: str,
+        strategy: str | None = None,
+        assemble_with: str | None = None,
+        output_path: str | None = None,
+        accept: str | None = None,
+        env: Mapping[str, str] | None = None,
+        max_concurrent_transforms: int | None = None,
+        max_payload: int | None = None,
+        role: str | None = None,
+        model_name: str | None = None,
+        **kwargs: Any,
+    ) -> Transformer:
+        """A ``Transformer`` for batch transform with the trained model."""
+        return self.create_model(role=role, name=model_name).transformer(
+            instance_count,
+            instance_type,
+            strategy=strategy,
+            assemble_with=assemble_with,
+            output_path=output_path,
+            accept=accept,
+            env=env,
+            max_concurrent_transforms=max_concurrent_transforms,
+            max_payload=max_payload,
+            **kwargs,
+        )
+
+    def register(self, *args: Any, **kwargs: Any) -> ModelPackage:
+        """Register the trained model in the model registry (see ``Model.register``)."""
+        return self.create_model().register(*args, **kwargs)

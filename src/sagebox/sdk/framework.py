@@ -249,3 +249,10 @@ class Framework(Estimator):
                 }
             }
         return {}
+
+    def _model_code(self) -> dict[str, Any]:
+        """The training script serves too (its ``model_fn`` etc.), as in SageMaker."""
+        if self.uploaded_code is None:
+            return {}
+        program = self._sagemaker_hyperparameters.get("sagemaker_program", self.entry_point)
+        return {"entry_point": str(program), "source_dir": self.uploaded_code}

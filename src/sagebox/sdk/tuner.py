@@ -37,6 +37,7 @@ from sagebox.session import Session
 
 if TYPE_CHECKING:
     from sagebox.sdk.estimator import Estimator, TrainingInput
+    from sagebox.sdk.predictor import Predictor
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 # What a trial's training job request carries that a training job definition does not.
@@ -489,6 +490,25 @@ class HyperparameterTuner:
             estimator.set_hyperparameters(**tuned)
         estimator.latest_training_job = name
         return estimator
+
+    def deploy(
+        self,
+        initial_instance_count: int | None = None,
+        instance_type: str | None = None,
+        serializer: Any = None,
+        deserializer: Any = None,
+        endpoint_name: str | None = None,
+        **kwargs: Any,
+    ) -> Predictor:
+        """Deploy the best trial's model (as ``HyperparameterTuner.deploy`` does)."""
+        return self.best_estimator().deploy(
+            initial_instance_count,
+            instance_type,
+            serializer=serializer,
+            deserializer=deserializer,
+            endpoint_name=endpoint_name,
+            **kwargs,
+        )
 
     def analytics(self) -> HyperparameterTuningJobAnalytics:
         return HyperparameterTuningJobAnalytics(self._name(), self.sagemaker_session)

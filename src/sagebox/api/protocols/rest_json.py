@@ -399,6 +399,11 @@ def _header_text(node: Node, value: Any, operation: str) -> str:
 
 
 def serialize_rest_error(error: SageboxError) -> tuple[int, dict[str, str], bytes]:
-    """The HTTP status, headers and body of an error response."""
+    """The HTTP status, headers and body of an error response.
+
+    An error with ``members`` (SageMaker Runtime's ModelError: ``OriginalStatusCode``
+    ...) sends them beside the message, where botocore reads the error shape's fields.
+    """
     headers = {"Content-Type": "application/json", "x-amzn-ErrorType": error.code}
-    return error.http_status, headers, _dumps({"message": error.message})
+    members = getattr(error, "members", None) or {}
+    return error.http_status, headers, _dumps({"message": error.message, **members})

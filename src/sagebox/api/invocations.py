@@ -1,0 +1,350 @@
+"""``POST /endpoints/{name}/invocations``: SageMaker Runtime's InvokeEndpoint, the hot path.
+
+A raw ASGI app, mounted in front of the Starlette routes. It does what the generic
+routes do (SigV4, IAM, the REST-JSON codec, the model's validation) without their
+costs: no thread-pool hop, no database read per request. Instead:
+
+- the credential behind an access key, and an allowed IAM decision for a principal,
+  endpoint and source, are kept for :data:`CACHE_SECONDS`: IAM changes (a revoked key,
+  a removed policy) reach InvokeEndpoint within that time, as AWS's IAM is eventually
+  consistent too. Denials are never kept;
+- every decision still goes to the audit log: decided ones as always, the ones served
+  from the cache through a background writer;
+- InvokeEndpoint has no per-principal request rate: like SageMaker, an endpoint's
+  capacity (its workers, a serverless MaxConcurrency) is its limit.
+
+Then :meth:`Router.ainvoke <sagebox.serving.router.Router.ainvoke>` forwards the request
+to a worker over a keep-alive Unix socket.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+
+from sagebox.errors import InternalError, RuntimeValidationError, SageboxError
+
+if TYPE_CHECKING:
+    from sagebox.api.app import Server
+    from sagebox.control.audit import AuditEvent
+    from sagebox.control.authorize import Principal
+    from sagebox.control.identity import Credential
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+log = logging.getLogger("sagebox.api")
+
+SERVICE = "sagemaker-runtime"
+SIGNING_SERVICE = "sagemaker"  # the runtime's SigV4 signing name, as in botocore's model
+ACTION = "sagemaker:InvokeEndpoint"
+OPERATION = "InvokeEndpoint"
+CACHE_SECONDS = 1.0
+MAX_CACHED = 10_000
+PATH = re.compile(r"/endpoints/([^/]*)/invocations")
+
+
+def is_invocation(scope: Scope) -> bool:
+    """Whether this fast path answers the request."""
+    return (
+        scope["type"] == "http"
+        and scope["method"] == "POST"
+        and bool(PATH.fullmatch(scope["path"]))
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    credential: Credential
+    session: dict[str, Any] | None  # an STS session's record, for its session policies
+    expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Allowed:
+    statement: dict[str, Any] | None
+    expires: float
+
+
+class InvocationsApp:
+    """The ASGI app of the runtime route (see the module docstring)."""
+
+    def __init__(self, server: Server) -> None:
+        from sagebox.serving.router import router_for
+
+        self.server = server
+        self.home = server.home
+        self.router = router_for(server.home)
+        self._credentials: dict[str, _Known] = {}
+        self._allowed: dict[tuple[Any, ...], _Allowed] = {}
+        self._audit = _AuditQueue(server)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        try:
+            body = await _read_body(receive)
+            status, headers, payload = await self._invoke(scope, body, request_id, started)
+        except SageboxError as error:
+            status, headers, payload = _error(error)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            status, headers, payload = _error(
+                InternalError(
+                    f"The server had an internal error. The request id is {request_id}; "
+                    "the server log has the details."
+                )
+            )
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw.append((b"x-amzn-requestid", request_id.encode()))
+        raw.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def _invoke(
+        self, scope: Scope, body: bytes, request_id: str, started: float
+    ) -> tuple[int, dict[str, str], bytes]:
+        from sagebox.api.protocols import parse_rest_request, serialize_rest_response
+        from sagebox.control.shapes import ShapeValidationError, validate_input
+        from sagebox.serving.router import Invocation, check_payload
+
+        headers = _headers(scope)
+        query = scope.get("query_string", b"").decode("latin-1")
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        access_key = _access_key(headers, query)
+        if access_key is not None and not self._fresh_credential(access_key):
+            await run_in_threadpool(self._remember, access_key)  # a database read
+        known = self._authenticate(headers, raw_path.split("?", 1)[0], query, body)
+        match = PATH.fullmatch(scope["path"])
+        name = unquote(match.group(1)) if match else ""
+        if not self._authorize_cached(scope, known, name, request_id):
+            await run_in_threadpool(self._authorize, scope, known, name, request_id)
+        check_payload(body)  # 413 as SageMaker answers it, before the model's 400
+        params = parse_rest_request(
+            SERVICE, OPERATION, {"EndpointName": name}, headers.items(), _query(query), body
+        )
+        try:
+            request = validate_input(SERVICE, OPERATION, params)
+        except ShapeValidationError as error:  # the runtime's code for it: ValidationError
+            raise RuntimeValidationError(error.message) from None
+        answer = await self.router.ainvoke(Invocation.from_api(request), started=started)
+        status, out_headers, payload = serialize_rest_response(SERVICE, OPERATION, answer.to_api())
+        return status, out_headers, payload
+
+    # ---- who is calling -----------------------------------------------------------------
+    def _fresh_credential(self, access_key: str) -> bool:
+        known = self._credentials.get(access_key)
+        return known is not None and known.expires >= time.monotonic()
+
+    def _remember(self, access_key: str) -> None:
+        """Look the access key up (its credential, an STS session's record) and keep it."""
+        credential = self.server.credentials.lookup(access_key)
+        if credential is None:
+            self._credentials.pop(access_key, None)
+            return
+        session = None
+        if credential.session_token:
+            record = self.home.metadata.get("access-key", credential.access_key_id)
+            session = dict(record.document)
+        if len(self._credentials) > MAX_CACHED:
+            self._credentials.clear()
+        self._credentials[access_key] = _Known(
+            credential, session, time.monotonic() + CACHE_SECONDS
+        )
+
+    def _authenticate(self, headers: dict[str, str], path: str, query: str, body: bytes) -> _Known:
+        """The SigV4 check, pure CPU: the credential was looked up before."""
+        from sagebox.api.sigv4 import SignedRequest, authenticate
+
+        def lookup(access_key: str) -> Credential | None:
+            known = self._credentials.get(access_key)
+            return None if known is None else known.credential
+
+        signed = SignedRequest("POST", path, query, headers, body, headers.get("host"))
+        credential = authenticate(signed, lookup, region=self.home.region, service=SIGNING_SERVICE)
+        return self._credentials[credential.access_key_id]
+
+    def _decision_key(self, scope: Scope, known: _Known, endpoint: str) -> tuple[Any, ...]:
+        client = scope.get("client")
+        return (
+            known.credential.principal.arn,
+            known.credential.access_key_id,
+            self.home.arn("sagemaker", f"endpoint/{endpoint.lower()}"),
+            client[0] if client else None,
+            scope.get("scheme") == "https",
+        )
+
+    def _authorize_cached(
+        self, scope: Scope, known: _Known, endpoint: str, request_id: str
+    ) -> bool:
+        """True when an allow for this caller, endpoint and source is still fresh."""
+        key = self._decision_key(scope, known, endpoint)
+        allowed = self._allowed.get(key)
+        if allowed is None or allowed.expires < time.monotonic():
+            return False
+        self._audit.allowed(
+            known.credential.principal, key[2], key[3], allowed.statement, request_id
+        )
+        return True
+
+    def _authorize(self, scope: Scope, known: _Known, endpoint: str, request_id: str) -> None:
+        """IAM's decision (audited; AccessDenied when it is no), kept when it allows."""
+        key = self._decision_key(scope, known, endpoint)
+        principal, resource = known.credential.principal, key[2]
+        context: dict[str, Any] = {
+            "aws:SourceIp": key[3],
+            "aws:SecureTransport": key[4],
+            "sagebox:request_id": request_id,
+        }
+        if known.session is not None:
+            context["sagebox:session"] = known.session
+        authorizer = self.server.control.authorizer
+        authorizer.authorize(principal, ACTION, resource, context)
+        statement = None
+        decide = getattr(authorizer, "decide", None)
+        if decide is not None:  # the deciding statement, for the audit of cached decisions
+            matched = decide(principal, ACTION, resource, context).matched
+            if matched:
+                first = matched[0]
+                statement = {
+                    "policy": first.policy_id,
+                    "index": first.statement_index,
+                    "sid": first.sid,
+                }
+        if len(self._allowed) > MAX_CACHED:
+            self._allowed.clear()
+        self._allowed[key] = _Allowed(statement, time.monotonic() + CACHE_SECONDS)
+
+
+_CREDENTIAL = re.compile(r"Credential=([^/\s,&]+)/")
+
+
+def _access_key(headers: dict[str, str], query: str) -> str | None:
+    """The access key a request says signed it (nothing is trusted yet)."""
+    match = _CREDENTIAL.search(headers.get("authorization", ""))
+    if match is None and "X-Amz-Credential=" in query:
+        match = _CREDENTIAL.search(unquote(query))
+    return match.group(1) if match else None
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body = message.get("body", b"")
+    if not message.get("more_body"):
+        return bytes(body)
+    chunks = [body]
+    while message.get("more_body"):
+        message = await receive()
+        chunks.append(message.get("body", b""))
+    return b"".join(chunks)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Headers by lower-case name, repeated ones joined by commas (as SigV4 signs them)."""
+    out: dict[str, str] = {}
+    for key, value in scope["headers"]:
+        name, text = key.decode("latin-1"), value.decode("latin-1")
+        out[name] = f"{out[name]},{text}" if name in out else text
+    return out
+
+
+def _query(query: str) -> list[tuple[str, str]]:
+    if not query:
+        return []
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=True)
+
+
+def _error(error: SageboxError) -> tuple[int, dict[str, str], bytes]:
+    from sagebox.api.protocols import serialize_rest_error
+
+    return serialize_rest_error(error)
+
+
+class _AuditQueue:
+    """Audit events of decisions served from the cache, written in the background.
+
+    Lines have the audit log's format and go to its folder, batched: one ``write`` per
+    flush and day file (appends of whole lines, so processes never interleave within one).
+    """
+
+    def __init__(self, server: Server) -> None:
+        audit = getattr(server.control.authorizer, "audit", None)
+        self._folder = getattr(audit, "folder", None)
+        self._pending: list[AuditEvent] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def allowed(
+        self,
+        principal: Principal,
+        resource: str,
+        source_ip: str | None,
+        statement: dict[str, Any] | None,
+        request_id: str,
+    ) -> None:
+        if self._folder is None:
+            return
+        from sagebox.control.audit import AuditEvent
+
+        event = AuditEvent(
+            eventTime=datetime.now(UTC).isoformat(),
+            principal=principal.arn,
+            action=ACTION,
+            resource=resource,
+            sourceIp=source_ip,
+            decision="allowed",
+            statement=statement,
+            requestId=request_id,
+        )
+        with self._lock:
+            self._pending.append(event)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sagebox-audit", daemon=True)
+                self._thread.start()
+                import atexit
+
+                atexit.register(self.flush)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                self.flush()
+            except OSError:
+                log.exception("writing the audit log failed")
+
+    def flush(self) -> None:
+        import json
+
+        with self._lock:
+            events, self._pending = self._pending, []
+        if not events or self._folder is None:
+            return
+        days: dict[str, list[bytes]] = {}
+        for event in events:
+            line = json.dumps(asdict(event), separators=(",", ":")) + "\n"
+            days.setdefault(event.eventTime[:10], []).append(line.encode())
+        self._folder.mkdir(parents=True, exist_ok=True)
+        for day, lines in days.items():
+            fd = os.open(
+                self._folder / f"{day}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
+            )
+            try:
+                os.write(fd, b"".join(lines))
+            finally:
+                os.close(fd)

@@ -1,0 +1,108 @@
+"""What the hosting resources share (models, endpoint configs, endpoints): records, listing.
+
+Each is stored as its Describe* document under a kind ("model", "endpoint-config",
+"endpoint"). SageMaker answers a missing or duplicate hosting resource with a
+``ValidationException`` naming its ARN (``Could not find model "arn:..."``), not a
+``ResourceNotFound``; these helpers do the same, with a hint of what to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sagebox.errors import ResourceInUse, ResourceNotFound, ValidationError
+from sagebox.home import Home
+from sagebox.store.metadata import ListQuery, Record
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    kind: str  # metadata-store kind and ARN resource type: "endpoint-config"
+    title: str  # as AWS words it in messages: "endpoint configuration"
+    name_field: str  # "EndpointConfigName"
+    arn_field: str  # "EndpointConfigArn"
+    list_hint: str  # "sagebox endpoint-configs list" or the operation
+
+    def arn(self, home: Home, name: str) -> str:
+        # SageMaker writes resource names in ARNs in lower case.
+        return home.arn("sagemaker", f"{self.kind}/{name.lower()}")
+
+
+def get(home: Home, kind: ResourceKind, name: str) -> Record:
+    try:
+        return home.metadata.get(kind.kind, name)
+    except ResourceNotFound:
+        raise ValidationError(
+            f'Could not find {kind.title} "{kind.arn(home, name)}". Check the name '
+            f"({kind.list_hint} lists them), or create it first."
+        ) from None
+
+
+def describe(home: Home, kind: ResourceKind, name: str) -> dict[str, Any]:
+    record = get(home, kind, name)
+    return {**record.document, "LastModifiedTime": record.last_modified_time.isoformat()}
+
+
+def create(
+    home: Home,
+    kind: ResourceKind,
+    name: str,
+    status: str | None,
+    document: Mapping[str, Any],
+    tags: Sequence[Mapping[str, str]] | None,
+    now: datetime,
+) -> str:
+    """Record a new resource with its tags; its ARN. AWS's message when it exists."""
+    arn = kind.arn(home, name)
+    try:
+        home.metadata.create(kind.kind, name, arn, status, document, creation_time=now)
+    except ResourceInUse:
+        raise ValidationError(
+            f'Cannot create already existing {kind.title} "{arn}". Choose another name, '
+            f"or delete the existing one first."
+        ) from None
+    if tags:
+        home.metadata.set_tags(arn, {t["Key"]: t.get("Value", "") for t in tags})
+    return arn
+
+
+_SORT_KEYS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
+
+
+def list_page(
+    home: Home,
+    kind: ResourceKind,
+    params: Mapping[str, Any],
+    member: str,
+    summary_fields: Sequence[str],
+) -> dict[str, Any]:
+    """One page of a List* operation: summaries under ``member``, and NextToken."""
+    sort_by = _SORT_KEYS.get(params.get("SortBy", "CreationTime"))
+    if sort_by is None:
+        raise ValidationError(
+            f"SortBy {params['SortBy']!r} is not valid; use one of {', '.join(_SORT_KEYS)}."
+        )
+    query = ListQuery(
+        name_contains=params.get("NameContains"),
+        status=params.get("StatusEquals"),
+        created_after=params.get("CreationTimeAfter"),
+        created_before=params.get("CreationTimeBefore"),
+        modified_after=params.get("LastModifiedTimeAfter"),
+        modified_before=params.get("LastModifiedTimeBefore"),
+        sort_by=sort_by,  # type: ignore[arg-type]
+        descending=params.get("SortOrder", "Descending") == "Descending",
+        limit=int(params.get("MaxResults", 10)),
+        cursor=params.get("NextToken"),
+    )
+    page = home.metadata.list(kind.kind, query)
+    summaries = []
+    for record in page.records:
+        doc = {**record.document, "LastModifiedTime": record.last_modified_time.isoformat()}
+        summaries.append({f: doc[f] for f in summary_fields if f in doc})
+    response: dict[str, Any] = {member: summaries}
+    if page.next_cursor:
+        response["NextToken"] = page.next_cursor
+    return response

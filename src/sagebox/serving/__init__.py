@@ -1,0 +1,1 @@
+"""Serving models: the inference contract, endpoint workers and the endpoint data path."""

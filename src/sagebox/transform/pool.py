@@ -1,0 +1,212 @@
+"""``MaxConcurrentTransforms`` concurrent invocations of the model, in-process.
+
+An :class:`InferenceSession` serves one request at a time, so each concurrent slot holds
+its own: a thread (``workers="thread"``) or a process (``"process"``). Processes scale
+with cores for the parts of an invocation that hold the GIL (parsing CSV, formatting the
+answer), which the library's predict does not; each process gets an equal share of the
+instance's CPUs for its OpenMP threads so that they do not fight over cores. One slot
+runs as a thread: no process to start, and reading and writing still overlap the model.
+Every slot enforces ``InvocationsTimeoutInSeconds``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+
+__all__ = ["Answer", "InvocationTimeout", "Invoker", "make_invoker"]
+
+Answer = tuple[bytes, str]
+
+
+class InvocationTimeout(Exception):
+    """The model did not answer within InvocationsTimeoutInSeconds."""
+
+
+class Invoker(Protocol):
+    def submit(self, body: bytes) -> Future[Answer]: ...
+
+    def overdue(self, future: Future[Answer]) -> bool:
+        """True when ``future``'s invocation has run longer than the timeout."""
+
+    def close(self) -> None: ...
+
+
+class _Call:
+    """What every slot needs to answer a request."""
+
+    def __init__(self, content_type: str, accept: str | None, timeout: float) -> None:
+        self.content_type = content_type
+        self.accept = accept
+        self.timeout = timeout
+
+
+# ---- threads ----------------------------------------------------------------------------
+
+
+class ThreadInvoker:
+    def __init__(
+        self, model_dir: Path, environment: Mapping[str, str], slots: int, call: _Call
+    ) -> None:
+        from sagebox.serving.handlers import InferenceSession
+
+        self.call = call
+        self._sessions = [InferenceSession(model_dir, environment) for _ in range(slots)]
+        self._free = list(self._sessions)
+        self._lock = threading.Lock()
+        self._started: dict[int, float] = {}
+        self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="transform")
+
+    def _run(self, body: bytes, key: list[int]) -> Answer:
+        with self._lock:
+            session = self._free.pop()
+            self._started[key[0]] = time.monotonic()
+        try:
+            return session.invoke(body, self.call.content_type, self.call.accept)
+        finally:
+            with self._lock:
+                self._free.append(session)
+                self._started.pop(key[0], None)
+
+    def submit(self, body: bytes) -> Future[Answer]:
+        key = [0]
+        future = self._pool.submit(self._run, body, key)
+        key[0] = id(future)
+        return future
+
+    def overdue(self, future: Future[Answer]) -> bool:
+        with self._lock:
+            started = self._started.get(id(future))
+        return started is not None and time.monotonic() - started > self.call.timeout
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+# ---- processes --------------------------------------------------------------------------
+
+_SESSION: Any = None
+_LOAD_ERROR: str | None = None
+_CALL: _Call | None = None
+
+
+def _alarm(_signum: int, _frame: object) -> None:
+    raise InvocationTimeout
+
+
+def _preload(model_dir: Path) -> list[str]:
+    """What the fork server imports: the serving code, and the model's library."""
+    import importlib.util
+
+    from sagebox.algorithms import ALGORITHMS, algorithm
+
+    names = {p.name for p in model_dir.rglob("*") if p.is_file()}
+    modules = [__name__, "sagebox.serving.handlers", "sagebox.algorithms.inference", "pandas"]
+    for name in ALGORITHMS:
+        try:
+            module = algorithm(name)
+        except ModuleNotFoundError:
+            continue
+        if getattr(module, "MODEL_FILENAME", None) in names:
+            modules.append(module.__name__)
+            if importlib.util.find_spec(name) is not None:  # xgboost, lightgbm, catboost
+                modules.append(name)
+    return modules
+
+
+def _start_worker(model_dir: str, environment: dict[str, str], call: _Call, loaded: Any) -> None:
+    """Runs first in each worker process: the model, loaded once."""
+    global _SESSION, _LOAD_ERROR, _CALL
+    signal.signal(signal.SIGALRM, _alarm)
+    _CALL = call
+    from sagebox.serving.errors import ModelLoadError
+    from sagebox.serving.handlers import InferenceSession
+
+    try:
+        _SESSION = InferenceSession(Path(model_dir), environment)
+    except ModelLoadError as exc:
+        _LOAD_ERROR = exc.message
+    # Every worker loaded before any takes work, so the parent's check sees them all.
+    with contextlib.suppress(threading.BrokenBarrierError):
+        loaded.wait(timeout=3600)
+
+
+def _loaded() -> str | None:
+    """In a worker: why its model did not load, or None."""
+    return _LOAD_ERROR
+
+
+def _invoke_in_worker(body: bytes) -> Answer:
+    assert _SESSION is not None and _CALL is not None
+    signal.setitimer(signal.ITIMER_REAL, _CALL.timeout)
+    try:
+        answer: Answer = _SESSION.invoke(body, _CALL.content_type, _CALL.accept)
+        return answer
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+class ProcessInvoker:
+    def __init__(
+        self, model_dir: Path, environment: Mapping[str, str], slots: int, call: _Call, cpus: int
+    ) -> None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        from sagebox.serving.errors import ModelLoadError
+
+        # A fork server, not fork: the parent may hold OpenMP thread pools that a fork
+        # breaks. It imports the libraries once, and each worker forks from it, so N
+        # workers start in about the time of one. OpenMP reads its thread count when its
+        # library loads, so the share is set before the server starts.
+        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ[name] = str(max(1, cpus // slots))
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(_preload(model_dir))
+        self._pool: Executor = ProcessPoolExecutor(
+            max_workers=slots,
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(str(model_dir), dict(environment), call, context.Barrier(slots)),
+        )
+        # Every worker loads its model now: a broken model fails before any record is
+        # read, and loading is not counted as transform time.
+        for future in [self._pool.submit(_loaded) for _ in range(slots)]:
+            error = future.result()
+            if error:
+                self.close()
+                raise ModelLoadError(error)
+
+    def submit(self, body: bytes) -> Future[Answer]:
+        return self._pool.submit(_invoke_in_worker, body)
+
+    def overdue(self, future: Future[Answer]) -> bool:
+        return False  # each worker's own timer raises InvocationTimeout
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def make_invoker(
+    model_dir: Path,
+    environment: Mapping[str, str],
+    *,
+    slots: int,
+    workers: str,
+    content_type: str,
+    accept: str | None,
+    timeout: float,
+    cpus: int,
+) -> Invoker:
+    """``slots`` concurrent invocations as threads or processes (one slot: a thread)."""
+    call = _Call(content_type, accept, timeout)
+    if workers == "process" and slots > 1:
+        return ProcessInvoker(model_dir, environment, slots, call, cpus)
+    return ThreadInvoker(model_dir, environment, slots, call)

@@ -1,0 +1,3 @@
+"""Fixtures of the SDK tests: the ``endpoints`` session, its endpoints removed afterwards."""
+
+from tests.serving.hosting import endpoints  # noqa: F401  (fixture)
