@@ -18,10 +18,9 @@ The ratio to read it by: job rows/s / bare (read + predict) rows/s, goal >= 0.8.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
-import tarfile
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +29,8 @@ from typing import Any
 import numpy as np
 
 BUCKET = "bench-transform"
+sys.path.insert(0, str(Path(__file__).parent))
+from _models import train_models  # noqa: E402  (the models serving.py also uses)
 
 
 def make_data(rows: int, features: int, files: int, folder: Path) -> list[Path]:
@@ -48,41 +49,6 @@ def make_data(rows: int, features: int, files: int, folder: Path) -> list[Path]:
         pd.DataFrame(block).to_csv(path, header=False, index=False, float_format="%.4f")
         paths.append(path)
     return paths
-
-
-def _labels(x: np.ndarray) -> np.ndarray:
-    score = x[:, 0] * 0.3 - x[:, -1] + 0.5 * x[:, 5] * x[:, 6]
-    return (score > np.median(score)).astype(np.float64)
-
-
-def train_models(features: int, folder: Path) -> dict[str, Path]:
-    """The same data, 100 trees each: model.tar.gz in the built-in algorithms' formats."""
-    import lightgbm
-    import xgboost
-
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(20_000, features)).astype(np.float32)
-    y = _labels(x)
-    lgb = lightgbm.train(
-        {"objective": "binary", "num_leaves": 31, "verbose": -1},
-        lightgbm.Dataset(x, y),
-        num_boost_round=100,
-    )
-    xgb = xgboost.train(
-        {"objective": "binary:logistic", "max_depth": 6}, xgboost.DMatrix(x, y), 100
-    )
-    archives = {}
-    for name, filename, payload in (
-        ("lightgbm", "lightgbm-model", lgb.model_to_string().encode()),
-        ("xgboost", "xgboost-model", bytes(xgb.save_raw("ubj"))),
-    ):
-        archive = folder / f"{name}.tar.gz"
-        with tarfile.open(archive, "w:gz") as tar:
-            info = tarfile.TarInfo(filename)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-        archives[name] = archive
-    return archives
 
 
 def bare(name: str, archive: Path, paths: list[Path]) -> dict[str, float]:

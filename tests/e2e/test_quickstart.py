@@ -37,6 +37,26 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
     assert "best trial loan-default-" in out
     assert "profit-maximising threshold" in out
     assert "MLflow run" in out
+    assert "model-package/loan-default/1 (version 1): Approved" in out
+    assert (
+        "endpoint loan-default-serverless (serverless, 2048 MB, MaxConcurrency 5): InService" in out
+    )
+    assert "applicant 3: P(default) = 0." in out
+    assert "150 applicants scored to s3://sagebox-quickstart/scores/test/" in out
+    # the endpoint serves on after the quickstart, until the user deletes it
+    invoked = subprocess.run(
+        [sys.executable, "-m", "sagebox", "invoke", "loan-default-serverless",
+         "--body", rows_of(home, "test")[0].split(",", 1)[1], "--home", str(home)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert invoked.returncode == 0, invoked.stderr
+    assert 0 < float(invoked.stdout) < 1
+    deleted = subprocess.run(
+        [sys.executable, "-m", "sagebox", "endpoints", "delete", "loan-default-serverless",
+         "--home", str(home)],
+        capture_output=True, text=True, env=env, timeout=60,
+    )  # fmt: skip
+    assert deleted.returncode == 0, deleted.stderr
     assert list((home / "reports").glob("loan-default-*/evaluation.html"))
     assert (
         home / "s3" / "sagebox-quickstart" / "reports" / "german-credit" / "report.html"
@@ -51,3 +71,8 @@ def test_quickstart_prepares_stratified_splits(tmp_path: Path) -> None:
         assert 0.27 <= defaults <= 0.33, (split, defaults)  # stratified: 30 % bad
     assert len(rows["train"]) == 700
     assert len(rows["validation"]) + len(rows["test"]) == 300
+
+
+def rows_of(home: Path, split: str) -> list[str]:
+    folder = home / "s3" / "sagebox-quickstart" / "prepared" / split
+    return [line for f in sorted(folder.glob("*.csv")) for line in f.read_text().splitlines()]

@@ -6,7 +6,9 @@ s3://sagebox-quickstart/raw/ as two parts; 3. an SKLearnProcessor job on two ins
 and a generated batch of nested applications crawled into the Glue catalog, queried with
 SQL, and a data quality report written (see lake.py); 5. a Bayesian tuning job with early stopping
 over XGBoost on the splits, the best model's evaluation on the test split with the
-profit-maximising threshold, and the trials' MLflow runs (see training.py); 6. where it is.
+profit-maximising threshold, and the trials' MLflow runs (see training.py); 6. the best
+model registered and approved, deployed to a serverless endpoint and invoked, and the
+test split scored by a batch transform job (see hosting.py); 7. where it is.
 """
 
 from __future__ import annotations
@@ -111,12 +113,22 @@ def run(home_path: Path) -> None:
     print()
     from sagebox.quickstart.training import train_and_evaluate
 
-    training_job = train_and_evaluate(session, BUCKET)
+    trained = train_and_evaluate(session, BUCKET)
+    print()
+    from sagebox.quickstart.hosting import ENDPOINT, register_serve_score
+
+    register_serve_score(session, trained.estimator, BUCKET, trained.report)
     print()
     print(f"  objects on disk:  {home.path / 's3' / BUCKET}")
     print(f"  job logs:         {home.logs_path / 'processing-job' / job.job_name}")
     print(f"  metadata:         {home.metadata_url}")
-    print(f"  evaluation:       {home.path / 'reports' / training_job / 'evaluation.html'}")
+    print(f"  evaluation:       {home.path / 'reports' / trained.job / 'evaluation.html'}")
+    print(f"  endpoint logs:    {home.logs_path / 'endpoint' / ENDPOINT}")
     print(f"next: sagebox processing-jobs list --home {home.path}")
     print(f"      sagebox tuning-jobs list --home {home.path}")
     print(f"      sagebox experiments ui --home {home.path}")
+    print(
+        f"      sagebox invoke {ENDPOINT} --body \"$(sed -n 1p {home.path / 's3' / BUCKET}"
+        f"/prepared/test/part-algo-1.csv | cut -d, -f2-)\" --home {home.path}"
+    )
+    print(f"      sagebox endpoints delete {ENDPOINT} --home {home.path}   (when done)")

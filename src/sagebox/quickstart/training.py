@@ -12,7 +12,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sagebox.session import Session
 
@@ -115,9 +115,17 @@ def _tune(session: Session, bucket: str) -> Any:
     return tuner.best_estimator()
 
 
-def train_and_evaluate(session: Session, bucket: str) -> str:
+class Trained(NamedTuple):
+    """The best trial: its job's name, an estimator attached to it, its evaluation.json."""
+
+    job: str
+    estimator: Any
+    report: Path
+
+
+def train_and_evaluate(session: Session, bucket: str) -> Trained:
     """Tune, evaluate the best model on the test split, print what a credit team looks at;
-    the best training job's name."""
+    the best trial."""
     from sagebox.algorithms.inference import load_model
     from sagebox.evaluation import Costs, evaluate, write_report
 
@@ -165,4 +173,4 @@ def train_and_evaluate(session: Session, bucket: str) -> str:
     run = _mlflow_run(session, job)
     if run:
         print(f"  MLflow run {run} of the best trial (sagebox experiments ui)")
-    return job
+    return Trained(job, estimator, json_path)

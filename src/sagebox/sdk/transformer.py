@@ -92,9 +92,9 @@ class Transformer:
         **kwargs: Any,
     ) -> None:
         """CreateTransformJob over ``data`` (an S3 prefix or manifest), then wait."""
-        from sagebox.sdk.model import name_from_base
+        from sagebox.sdk.model import base_of, name_from_base
 
-        name = job_name or name_from_base(self.base_transform_job_name or self.model_name)
+        name = job_name or name_from_base(self.base_transform_job_name or base_of(self.model_name))
         self.output_path = self._output_path(name)
         transform_input: dict[str, Any] = {
             "DataSource": {"S3DataSource": {"S3DataType": data_type, "S3Uri": data}}
