@@ -128,7 +128,7 @@ def run(home_path: Path) -> None:
     print(f"      sagebox tuning-jobs list --home {home.path}")
     print(f"      sagebox experiments ui --home {home.path}")
     print(
-        f"      sagebox invoke {ENDPOINT} --body \"$(sed -n 1p {home.path / 's3' / BUCKET}"
-        f"/prepared/test/part-algo-1.csv | cut -d, -f2-)\" --home {home.path}"
+        f'      sagebox invoke {ENDPOINT} --body "$(sed -n 1p {home.path / "s3" / BUCKET}'
+        f'/prepared/test/part-algo-1.csv | cut -d, -f2-)" --home {home.path}'
     )
     print(f"      sagebox endpoints delete {ENDPOINT} --home {home.path}   (when done)")
