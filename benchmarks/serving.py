@@ -164,7 +164,7 @@ def mlflow_model(booster: Any, flavor: str, folder: Path) -> Path:
     return path
 
 
-def cold_starts(session: Any, archive_uri: str, rounds: int) -> list[float]:
+def cold_starts(session: Any, model: str, archive_uri: str, rounds: int) -> list[float]:
     """Seconds from InvokeEndpoint to its answer on a serverless variant with no worker."""
     from sagebox.sdk.model import wait_for_endpoint
 
@@ -172,7 +172,7 @@ def cold_starts(session: Any, archive_uri: str, rounds: int) -> list[float]:
     control.create_model(
         ModelName="cold",
         PrimaryContainer={
-            "Image": "sagebox/lightgbm",
+            "Image": f"sagebox/{model}",
             "ModelDataUrl": archive_uri,
             "Environment": {"SAGEBOX_SERVERLESS_IDLE_SECONDS": "1"},
         },
@@ -264,7 +264,8 @@ def main() -> None:
                 archive = archives[model]
                 uri = f"s3://{BUCKET}/models/{model}.tar.gz"
                 session.objects.put_object(BUCKET, f"models/{model}.tar.gz", archive)
-                booster = load_model(archive).model
+                loaded = load_model(archive)
+                booster = loaded.model
                 if "sagebox" in targets:
                     control = session.sagemaker_client
                     control.create_model(
@@ -290,7 +291,7 @@ def main() -> None:
                     request = urllib.request.Request(url, csv_row, headers, method="POST")
                     with urllib.request.urlopen(request) as answer:
                         score = float(answer.read())
-                    expected = float(booster.predict(np.array([row_values]))[0])
+                    expected = float(loaded.predict(np.array([row_values]))[0])
                     assert abs(score - expected) < 1e-6, (score, expected)
                     for c in concurrencies:
                         run = wrk(url, csv_row, headers, c, args.duration)
@@ -347,12 +348,12 @@ def main() -> None:
                             results[f"{model}/ratio_to_{peer}/c{c}"] = ratio
                             print(f"{model} c={c}: sagebox / {peer} throughput {ratio:.2f}x")
             if args.cold_starts and "sagebox" in targets:
-                seconds = cold_starts(
-                    session, f"s3://{BUCKET}/models/lightgbm.tar.gz", args.cold_starts
-                )
+                model = args.models.split(",")[0]
+                uri = f"s3://{BUCKET}/models/{model}.tar.gz"
+                seconds = cold_starts(session, model, uri, args.cold_starts)
                 results["serverless_cold_start_s"] = seconds
                 print(
-                    "serverless cold start (lightgbm, InvokeEndpoint to answer): "
+                    f"serverless cold start ({model}, InvokeEndpoint to answer): "
                     + ", ".join(f"{s:.2f}" for s in seconds)
                     + f" s; median {sorted(seconds)[len(seconds) // 2]:.2f} s"
                 )

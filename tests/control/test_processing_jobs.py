@@ -318,3 +318,34 @@ def test_network_isolation_has_no_network(session: Session) -> None:
     log = (session.home.logs_path / "processing-job" / "isolated" / "algo-1.log").read_text()
     assert "network unreachable" in log
     assert "interfaces: ['lo']" in log
+
+
+LEAVES_A_CHILD = """
+import os, subprocess, sys
+# a background process the script never waits for (a daemon, a pool's fork server ...)
+child = subprocess.Popen(["sleep", "600"], stdout=sys.stdout, stderr=sys.stderr)
+os.makedirs("/opt/ml/processing/output", exist_ok=True)
+with open("/opt/ml/processing/output/pid", "w") as handle:
+    handle.write(str(child.pid))
+print("left", child.pid)
+"""
+
+
+def test_what_a_job_leaves_running_ends_with_it(session: Session) -> None:
+    """As a container ends with its main process, so does everything the job started."""
+    from sagebox.runtime.processes import is_alive
+
+    request = job_request(
+        session,
+        "leaves-a-child",
+        LEAVES_A_CHILD,
+        outputs=[s3_output("out", "/opt/ml/processing/output", "s3://code/leftover")],
+    )
+    session.control.create_processing_job(**request)
+    described = wait(session, "leaves-a-child")
+    assert described["ProcessingJobStatus"] == "Completed", described.get("FailureReason")
+    pid = int(session.home.objects.get_object("code", "leftover/pid"))
+    end = time.monotonic() + 10
+    while is_alive(pid, None):
+        assert time.monotonic() < end, f"the job's child {pid} outlived the job"
+        time.sleep(0.05)

@@ -59,7 +59,15 @@ def server(home_path: Path) -> Iterator[RunningServer]:
 
     home = Home.open(home_path)
     port = _free_port()
-    config = uvicorn.Config(build_app(home), host="127.0.0.1", port=port, log_level="warning")
+    from sagebox.api.transport import CoalescingHttpToolsProtocol
+
+    config = uvicorn.Config(
+        build_app(home),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        http=CoalescingHttpToolsProtocol,  # as `sagebox server` runs it
+    )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ the credential scope, so boto3 users get the ``ClientError`` they already handle
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -63,7 +64,7 @@ MAX_EXPIRES = 604800  # seven days: AWS's ceiling for X-Amz-Expires
 QUERY_SERVICES = frozenset({"iam", "sts"})
 S3_SERVICES = frozenset({"s3"})
 _AMZ_DATE = "%Y%m%dT%H%M%SZ"
-_AMZ_DATE_RE = re.compile(r"\d{8}T\d{6}Z")
+_AMZ_DATE_RE = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 _SHA256_RE = re.compile(r"[0-9a-fA-F]{64}")
 _PRESIGN_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 _PRESIGN_REQUIRED = (*_PRESIGN_MARKERS, "X-Amz-SignedHeaders", "X-Amz-Date")
@@ -149,10 +150,8 @@ def authenticate(
     scope = f"{scope_date}/{scope_region}/{scope_service}/{terminator}"
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     string_to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}"
-    key = ("AWS4" + credential.secret_access_key).encode()
-    for step in (scope_date, scope_region, scope_service, terminator):
-        key = hmac.new(key, step.encode(), hashlib.sha256).digest()
-    expected = hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+    key = _signing_key(credential.secret_access_key, scope_date, scope_region, scope_service)
+    expected = hmac.digest(key, string_to_sign.encode(), "sha256").hex()
     if not hmac.compare_digest(expected.encode(), claim.signature.encode("utf-8", "replace")):
         raise error(
             "mismatch",
@@ -167,6 +166,15 @@ def authenticate(
         )
     _check_session(credential, claim.token, now, dialect)
     return credential
+
+
+@functools.lru_cache(maxsize=1024)
+def _signing_key(secret: str, day: str, region: str, service: str) -> bytes:
+    """SigV4's derived key for a secret and scope: the same all day, so derived once."""
+    key = ("AWS4" + secret).encode()
+    for step in (day, region, service, TERMINATOR):
+        key = hmac.digest(key, step.encode(), "sha256")
+    return key
 
 
 def _claim(
@@ -253,25 +261,34 @@ def _claim_from_query(params: Mapping[str, list[str]], service: str | None) -> _
 
 def _check_time(claim: _Claim, dialect: Dialect, now: datetime, max_skew: timedelta) -> str:
     """The date SigV4 signs, once the request is inside its window of validity."""
-    when = _parse_date(claim.date, rfc1123=claim.date_header == "date")
+    rfc1123 = claim.date_header == "date"
+    when = _parse_date(claim.date, rfc1123=rfc1123)
     if when is None:
         raise error("date-format", dialect, date=claim.date)
-    date, skew = _fmt(when), f"{max_skew.total_seconds() / 60:g} min."
-    times = {"date": date, "now": _fmt(now), "skew": skew, "sign": "+"}
-    details = {
-        "RequestTime": date,
-        "ServerTime": _iso(now),
-        "MaxAllowedSkewMilliseconds": str(int(max_skew.total_seconds() * 1000)),
-    }
+    date = claim.date if not rfc1123 else _fmt(when)  # an ISO basic date is its own text
+
+    def texts() -> tuple[dict[str, str], dict[str, str]]:  # only for the error messages
+        skew = f"{max_skew.total_seconds() / 60:g} min."
+        times = {"date": date, "now": _fmt(now), "skew": skew, "sign": "+"}
+        details = {
+            "RequestTime": date,
+            "ServerTime": _iso(now),
+            "MaxAllowedSkewMilliseconds": str(int(max_skew.total_seconds() * 1000)),
+        }
+        return times, details
+
     if when > now + max_skew:
+        times, details = texts()
         name = "not-yet-valid" if dialect == "s3-query" else "future"
         limit = _fmt(now + max_skew)
         raise error(name, dialect, limit=limit, relation="still later", details=details, **times)
     if not claim.presigned:
         if when < now - max_skew:
+            times, details = texts()
             times.update(sign="-", limit=_fmt(now - max_skew), relation="now earlier")
             raise error("past", dialect, details=details, **times)
         return date
+    times, details = texts()
     if claim.expires is None:  # optional outside S3: the skew window bounds it
         expires = int(max_skew.total_seconds())
     elif not claim.expires.isdigit():
@@ -374,6 +391,7 @@ def _check_session(
         raise error("expired-token", dialect, at=_fmt(_utc(credential.expiration)))
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical_path(raw_path: str, s3: bool) -> str:
     """S3 signs the path as sent; other services normalise it and encode it again."""
     if s3:
@@ -420,8 +438,16 @@ def _parse_date(value: str, *, rfc1123: bool) -> datetime | None:
     try:
         if rfc1123:
             return _utc(parsedate_to_datetime(value))
-        if _AMZ_DATE_RE.fullmatch(value):
-            return datetime.strptime(value, _AMZ_DATE).replace(tzinfo=UTC)
+        if _AMZ_DATE_RE.fullmatch(value):  # YYYYMMDDTHHMMSSZ, by hand: strptime is slow
+            return datetime(
+                int(value[0:4]),
+                int(value[4:6]),
+                int(value[6:8]),
+                int(value[9:11]),
+                int(value[11:13]),
+                int(value[13:15]),
+                tzinfo=UTC,
+            )
     except (TypeError, ValueError):
         pass
     return None

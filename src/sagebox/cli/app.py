@@ -168,7 +168,11 @@ def server(
         f"AWS_SHARED_CREDENTIALS_FILE={local.credentials_path}, region {local.region}"
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        from sagebox.api.transport import CoalescingHttpToolsProtocol
+
+        uvicorn.run(
+            app, host=host, port=port, log_level="warning", http=CoalescingHttpToolsProtocol
+        )
     finally:
         scheduler.stop(timeout=5)
 

@@ -399,6 +399,10 @@ class Supervisor:
         for instance in self.instances:
             if instance.process:
                 instance.process.wait()
+                # As a container ends with its main process: what the program left
+                # running (a multiprocessing fork server, pool workers, a daemon) goes
+                # too, and with it the last writers of the log pipe.
+                _signal_group(instance.process, signal.SIGKILL)
             if instance.reader:
                 instance.reader.join(timeout=5)
         if any(c.upload_mode == "Continuous" for c in self.spec.outputs):

@@ -88,10 +88,19 @@ class RoutesCache:
     def __init__(self, home: Path) -> None:
         self._home = home
         self._cache: dict[str, tuple[int, int, EndpointRoutes]] = {}
+        self._paths: dict[str, str] = {}
         self._lock = threading.Lock()
 
+    def _path(self, endpoint: str) -> str:
+        path = self._paths.get(endpoint)
+        if path is None:
+            path = str(endpoint_dir(self._home, endpoint) / "routes.json")
+            if len(self._paths) < 10_000:  # names of endpoints asked for, not a leak
+                self._paths[endpoint] = path
+        return path
+
     def get(self, endpoint: str) -> EndpointRoutes | None:
-        path = endpoint_dir(self._home, endpoint) / "routes.json"
+        path = self._path(endpoint)
         try:
             stat = os.stat(path)
         except FileNotFoundError:
@@ -102,7 +111,8 @@ class RoutesCache:
         if cached is not None and cached[:2] == stamp:
             return cached[2]
         try:
-            routes = EndpointRoutes.from_json(path.read_text())
+            with open(path, encoding="utf-8") as handle:
+                routes = EndpointRoutes.from_json(handle.read())
         except FileNotFoundError:
             return None
         with self._lock:

@@ -4,7 +4,8 @@
 
 The worker loads the model once (an :class:`InferenceSession`: the built-in handlers or
 the user's ``inference.py``), then serves HTTP/1.1 with keep-alive on the Unix socket
-PATH, with uvicorn's httptools parser on uvloop and a bare ASGI app:
+PATH, with :mod:`sagebox.serving.wire` (httptools on uvloop, one write per response)
+and a bare ASGI app:
 
 - ``GET /ping``: 200 (the socket exists only once the model is loaded);
 - ``POST /invocations``: the handlers' answer, with ``X-Sagebox-Model-Latency-Us`` (time
@@ -33,7 +34,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import socket
 import stat
 import sys
@@ -273,28 +273,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(app: WorkerApp, sock: socket.socket, path: Path) -> int:
     """Serve until SIGTERM; then remove the socket, unless another worker replaced it."""
-    import uvicorn
+    import uvloop
 
-    config = uvicorn.Config(
-        app,
-        loop="uvloop",
-        http="httptools",
-        ws="none",
-        lifespan="off",
-        interface="asgi3",
-        access_log=False,
-        log_level="warning",
-        server_header=False,
-        date_header=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-    )
-    server = uvicorn.Server(config)
-    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; this
-    # handler, restored by then, turns that into a clean exit 0.
-    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    from sagebox.serving.wire import serve
+
     inode = os.stat(path).st_ino
+    sock.setblocking(False)
     try:
-        server.run(sockets=[sock])
+        uvloop.run(serve(app, sock, KEEP_ALIVE_SECONDS))
     finally:
         app.close()
         try:
