@@ -86,3 +86,49 @@ def test_the_rule_matches_its_definition(
     median = statistics.median(averages)
     worse = curve[-1] < median if maximize else curve[-1] > median
     assert decision is worse
+
+
+# ---- the guard: the rule decides at an epoch only where it predicts the final objective
+
+
+def test_rank_correlation_with_ties_and_constant_sides() -> None:
+    from sagebox.tuning.early_stopping import rank_correlation
+
+    assert rank_correlation([1, 2, 3, 4], [10, 20, 30, 40]) == pytest.approx(1.0)
+    assert rank_correlation([1, 2, 3, 4], [40, 30, 20, 10]) == pytest.approx(-1.0)
+    assert rank_correlation([1, 1, 2, 3], [5, 5, 6, 7]) == pytest.approx(1.0)
+    assert rank_correlation([1, 1, 1], [1, 2, 3]) is None
+
+
+# Trials that start slowly finish best (shallow boosted trees): epoch 0 ranks them against
+# their final values, epoch 2 with them.
+SLOW_STARTERS = [
+    [0.60, 0.70, 0.80, 0.82],
+    [0.62, 0.69, 0.78, 0.80],
+    [0.70, 0.72, 0.74, 0.75],
+    [0.72, 0.73, 0.73, 0.74],
+]
+
+
+def test_an_epoch_that_ranks_trials_against_their_end_decides_nothing() -> None:
+    from sagebox.tuning.early_stopping import epoch_predicts_final
+
+    assert not epoch_predicts_final(SLOW_STARTERS, 0)
+    assert epoch_predicts_final(SLOW_STARTERS, 2)
+    # a new slow starter is below the median at epoch 0, but epoch 0 says nothing here
+    assert should_stop([0.61], SLOW_STARTERS, maximize=True)  # the plain rule stops it
+    assert not should_stop([0.61], SLOW_STARTERS, maximize=True, completed=SLOW_STARTERS)
+    # at epoch 2, which does predict the end, a poor trial is stopped
+    assert should_stop([0.7, 0.7, 0.70], SLOW_STARTERS, maximize=True, completed=SLOW_STARTERS)
+
+
+def test_the_guard_needs_enough_completed_trials_and_lets_equal_ends_pass() -> None:
+    from sagebox.tuning.early_stopping import epoch_predicts_final
+
+    assert not epoch_predicts_final(SLOW_STARTERS[:2], 2)  # fewer than MIN_TRIALS
+    assert epoch_predicts_final([[0.1, 0.5], [0.2, 0.5], [0.3, 0.5]], 0)  # nothing to lose
+
+
+def test_without_completed_curves_the_plain_rule_applies() -> None:
+    assert should_stop([1.9], EARLIER, maximize=True) is True
+    assert should_stop([1.9], EARLIER, maximize=True, completed=None) is True

@@ -188,6 +188,10 @@ class Tuner:
         self.finished_curves: dict[int, list[list[float]]] = {
             i: [] for i in range(len(self.plan.definitions))
         }
+        # the curves of the trials that ran to their end (early stopping's guard)
+        self.completed_curves: dict[int, list[list[float]]] = {
+            i: [] for i in range(len(self.plan.definitions))
+        }
         self.history: list[Evaluated] = []  # this job's finished trials, in finishing order
         self.exhausted: set[int] = set()
         self._turn = 0
@@ -320,7 +324,10 @@ class Tuner:
             from sagebox.tuning.early_stopping import should_stop
 
             stop = should_stop(
-                live.curve, self.finished_curves[live.definition], definition.objective.maximize
+                live.curve,
+                self.finished_curves[live.definition],
+                definition.objective.maximize,
+                completed=self.completed_curves[live.definition],
             )
         if stop:
             live.record.stopped_early = True
@@ -354,6 +361,8 @@ class Tuner:
         self.history.append(result)
         if live.curve:
             self.finished_curves[live.definition].append(list(live.curve))
+            if status.status == "Completed":
+                self.completed_curves[live.definition].append(list(live.curve))
         from sagebox.tuning.completion import jobs_not_improving
 
         self.not_improving = jobs_not_improving(self.history, self.plan.maximize)
