@@ -387,34 +387,29 @@ ApprovalNote = Annotated[
 ]
 
 
-@packages.command("approve")
-@aws_errors("UpdateModelPackage")
-def approve(
-    package: PackageArg,
-    description: ApprovalNote = None,
-    home: HomeOption = None,
-    endpoint_url: EndpointOption = None,
-    profile: ProfileOption = None,
-) -> None:
-    """Approve a model package version for deployment."""
-    control = session(home, endpoint_url, profile).control
-    arn = _update(control, package, ModelApprovalStatus="Approved", ApprovalDescription=description)
-    typer.echo(f"Approved {arn}")
+def _approval_command(name: str, status: str, verb: str, doc: str) -> None:
+    """``approve`` and ``reject``: UpdateModelPackage of the approval status alone."""
+
+    @aws_errors("UpdateModelPackage")
+    def command(
+        package: PackageArg,
+        description: ApprovalNote = None,
+        home: HomeOption = None,
+        endpoint_url: EndpointOption = None,
+        profile: ProfileOption = None,
+    ) -> None:
+        control = session(home, endpoint_url, profile).control
+        arn = _update(control, package, ModelApprovalStatus=status, ApprovalDescription=description)
+        typer.echo(f"{verb} {arn}")
+
+    command.__doc__ = doc
+    packages.command(name)(command)
 
 
-@packages.command("reject")
-@aws_errors("UpdateModelPackage")
-def reject(
-    package: PackageArg,
-    description: ApprovalNote = None,
-    home: HomeOption = None,
-    endpoint_url: EndpointOption = None,
-    profile: ProfileOption = None,
-) -> None:
-    """Reject a model package version."""
-    control = session(home, endpoint_url, profile).control
-    arn = _update(control, package, ModelApprovalStatus="Rejected", ApprovalDescription=description)
-    typer.echo(f"Rejected {arn}")
+_approval_command(
+    "approve", "Approved", "Approved", "Approve a model package version for deployment."
+)
+_approval_command("reject", "Rejected", "Rejected", "Reject a model package version.")
 
 
 @packages.command("update")

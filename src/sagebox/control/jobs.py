@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagebox.control.context import Context
+from sagebox.control.listing import list_query
 from sagebox.errors import ResourceNotFound, ValidationError
 from sagebox.home import Home
 from sagebox.runtime.local import LocalExecutor
 from sagebox.runtime.reporting import Outcome
 from sagebox.runtime.spec import JobSpec
-from sagebox.store.metadata import Change, ListQuery, MetricPoint, Record
+from sagebox.store.metadata import Change, MetricPoint, Record
 
 ACTIVE = ("InProgress", "Stopping")
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -129,30 +130,11 @@ class JobStateReporter:
         reader ever sees the status without them."""
 
 
-_SORT_KEYS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
-
-
 def list_jobs(
     home: Home, kind: JobKind, params: Mapping[str, Any], summary_fields: Sequence[str]
 ) -> tuple[list[dict[str, Any]], str | None]:
     """One page of job summaries for a List*Jobs request."""
-    sort_by = _SORT_KEYS.get(params.get("SortBy", "CreationTime"))
-    if sort_by is None:
-        raise ValidationError(
-            f"SortBy {params['SortBy']!r} is not valid; use one of {', '.join(_SORT_KEYS)}."
-        )
-    query = ListQuery(
-        name_contains=params.get("NameContains"),
-        status=params.get("StatusEquals"),
-        created_after=params.get("CreationTimeAfter"),
-        created_before=params.get("CreationTimeBefore"),
-        modified_after=params.get("LastModifiedTimeAfter"),
-        modified_before=params.get("LastModifiedTimeBefore"),
-        sort_by=sort_by,  # type: ignore[arg-type]
-        descending=params.get("SortOrder", "Descending") == "Descending",
-        limit=int(params.get("MaxResults", 10)),
-        cursor=params.get("NextToken"),
-    )
+    query = list_query(params)
     page = home.metadata.list(kind.kind, query)
     summaries = []
     for record in page.records:

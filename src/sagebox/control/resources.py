@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sagebox.control.listing import list_query
 from sagebox.errors import ResourceInUse, ResourceNotFound, ValidationError
 from sagebox.home import Home
-from sagebox.store.metadata import ListQuery, Record
+from sagebox.store.metadata import Record
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,6 @@ def create(
     return arn
 
 
-_SORT_KEYS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
-
-
 def list_page(
     home: Home,
     kind: ResourceKind,
@@ -80,23 +78,7 @@ def list_page(
     summary_fields: Sequence[str],
 ) -> dict[str, Any]:
     """One page of a List* operation: summaries under ``member``, and NextToken."""
-    sort_by = _SORT_KEYS.get(params.get("SortBy", "CreationTime"))
-    if sort_by is None:
-        raise ValidationError(
-            f"SortBy {params['SortBy']!r} is not valid; use one of {', '.join(_SORT_KEYS)}."
-        )
-    query = ListQuery(
-        name_contains=params.get("NameContains"),
-        status=params.get("StatusEquals"),
-        created_after=params.get("CreationTimeAfter"),
-        created_before=params.get("CreationTimeBefore"),
-        modified_after=params.get("LastModifiedTimeAfter"),
-        modified_before=params.get("LastModifiedTimeBefore"),
-        sort_by=sort_by,  # type: ignore[arg-type]
-        descending=params.get("SortOrder", "Descending") == "Descending",
-        limit=int(params.get("MaxResults", 10)),
-        cursor=params.get("NextToken"),
-    )
+    query = list_query(params)
     page = home.metadata.list(kind.kind, query)
     summaries = []
     for record in page.records:

@@ -18,6 +18,7 @@ from typing import Any
 
 from sagebox.control import training
 from sagebox.control.context import Context
+from sagebox.control.listing import list_query
 from sagebox.control.tuning_request import TrainingDefinition, TuningSpec, parse
 from sagebox.control.tuning_service import (
     ACTIVE,
@@ -28,10 +29,9 @@ from sagebox.control.tuning_service import (
 from sagebox.control.tuning_trials import better, list_page
 from sagebox.errors import ResourceInUse, ResourceNotFound, ValidationError
 from sagebox.home import Home
-from sagebox.store.metadata import Change, ListQuery, Record
+from sagebox.store.metadata import Change, Record
 from sagebox.store.metadata.documents import jsonable
 
-_SORT_KEYS = {"Name": "name", "CreationTime": "creation_time", "Status": "status"}
 _STATUS_COUNTERS = ("Completed", "InProgress", "RetryableError", "NonRetryableError", "Stopped")
 _OBJECTIVE_COUNTERS = ("Succeeded", "Pending", "Failed")
 
@@ -173,23 +173,7 @@ def describe(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_jobs(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-    sort_by = _SORT_KEYS.get(request.get("SortBy", "CreationTime"))
-    if sort_by is None:
-        raise ValidationError(
-            f"SortBy {request['SortBy']!r} is not valid; use one of {', '.join(_SORT_KEYS)}."
-        )
-    query = ListQuery(
-        name_contains=request.get("NameContains"),
-        status=request.get("StatusEquals"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        modified_after=request.get("LastModifiedTimeAfter"),
-        modified_before=request.get("LastModifiedTimeBefore"),
-        sort_by=sort_by,  # type: ignore[arg-type]
-        descending=request.get("SortOrder", "Descending") == "Descending",
-        limit=int(request.get("MaxResults", 10)),
-        cursor=request.get("NextToken"),
-    )
+    query = list_query(request)
     page = ctx.home.metadata.list(KIND, query)
     summaries = []
     for record in page.records:
