@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sagebox.errors import ValidationError
+from sagebox.files import write_text
 
 if TYPE_CHECKING:
     from sagebox.store.metadata import MetadataStore
@@ -145,9 +146,7 @@ class Home:
                 f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n",
             )
         # Written last and atomically: a home exists once its config does.
-        tmp = root / f".{CONFIG_FILE}.tmp"
-        tmp.write_text(json.dumps(config.to_json(), indent=2) + "\n")
-        os.replace(tmp, root / CONFIG_FILE)
+        write_text(root / CONFIG_FILE, json.dumps(config.to_json(), indent=2) + "\n")
 
     # Paths
     @property

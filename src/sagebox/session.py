@@ -215,3 +215,27 @@ class Session:
             if description[status_field] in TERMINAL:
                 return description
             time.sleep(poll)
+
+    def follow_job(
+        self,
+        kind: str,
+        name: str,
+        describe: Callable[[], dict[str, Any]],
+        status_field: str,
+        *,
+        logs: bool = True,
+        host_prefix: bool = False,
+    ) -> dict[str, Any]:
+        """Print the job's log lines as they come (``logs``, with a home on this machine;
+        ``[algo-N]`` before each with ``host_prefix``) until it ends; its last description.
+        ``kind`` names its log folder: ``training-job``, ``processing-job`` ..."""
+        import sys
+
+        from sagebox.runtime.logs import JobLogs
+
+        if logs and self.home is not None:  # log files are on the home's machine
+            streams = JobLogs(self.home.path, kind, name)
+            for line in streams.follow(lambda: describe()[status_field] in TERMINAL):
+                prefix = f"[{line.stream.rsplit('/', 1)[-1]}] " if host_prefix else ""
+                print(f"{prefix}{line.text}", file=sys.stdout, flush=True)
+        return self.wait_for_job(describe, status_field)

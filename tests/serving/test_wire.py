@@ -169,8 +169,16 @@ def test_sigterm_in_the_worker_process_is_a_clean_exit(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     process = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, env=env)
     deadline = time.monotonic() + 30
-    while not (tmp_path / "s.sock").exists():
+    while True:  # serving (its signal handlers set), not only bound
         assert time.monotonic() < deadline
+        try:
+            answer = _exchange(
+                tmp_path / "s.sock", b"GET /ping HTTP/1.1\r\nHost: w\r\nConnection: close\r\n\r\n"
+            )
+        except OSError:
+            answer = b""
+        if answer.startswith(b"HTTP/1.1 200"):
+            break
         time.sleep(0.02)
     process.send_signal(signal.SIGTERM)
     out, _ = process.communicate(timeout=30)

@@ -9,22 +9,15 @@ resumes says ``resuming from checkpoint ...`` in its log, whatever it resumes fr
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sagebox.files import write_atomically
+
 __all__ = ["KEPT", "RoundCheckpoints", "resuming", "save_model", "write_atomically"]
 
 KEPT = 5  # round checkpoints kept: older ones are removed as training goes on
-
-
-def write_atomically(path: Path, write: Callable[[Path], object], suffix: str = ".partial") -> None:
-    """Write ``path`` with ``write(temporary)`` beside it, then rename it into place."""
-    partial = path.with_name(path.name + suffix)
-    write(partial)
-    os.replace(partial, path)
 
 
 def save_model(model: Any, path: Path, suffix: str = ".partial") -> None:

@@ -19,7 +19,7 @@ from sagebox.algorithms import ALGORITHMS, algorithm
 from sagebox.algorithms.archive import ARCHIVE_SUFFIXES, safe_extract
 from sagebox.errors import ValidationError
 
-__all__ = ["LoadedModel", "load_model"]
+__all__ = ["LoadedModel", "load_model", "model_modules"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ class LoadedModel:
         return self.module.predict(self.model, features)
 
 
-def _identify(directory: Path) -> tuple[str, ModuleType]:
+def _find(directory: Path) -> tuple[str, ModuleType] | None:
+    """The algorithm whose model file is in ``directory`` (name and module), if any."""
     names = {p.name for p in directory.rglob("*") if p.is_file()}
     for name in ALGORITHMS:
         try:
@@ -42,6 +43,28 @@ def _identify(directory: Path) -> tuple[str, ModuleType]:
             continue
         if getattr(module, "MODEL_FILENAME", None) in names:
             return name, module
+    return None
+
+
+def model_modules(directory: Path) -> list[str]:
+    """What a process serving the model in ``directory`` imports: its algorithm's module
+    and that algorithm's library (xgboost, lightgbm, catboost); none for other models. Fork
+    servers import these before they fork workers."""
+    import importlib.util
+
+    found = _find(directory)
+    if found is None:
+        return []
+    name, module = found
+    library = [name] if importlib.util.find_spec(name) is not None else []
+    return [module.__name__, *library]
+
+
+def _identify(directory: Path) -> tuple[str, ModuleType]:
+    found = _find(directory)
+    if found is not None:
+        return found
+    names = {p.name for p in directory.rglob("*") if p.is_file()}
     raise ValidationError(
         f"No built-in algorithm's model file in {directory} (found {sorted(names)[:5]}). "
         f"Give the model.tar.gz that a training job of a built-in algorithm wrote."

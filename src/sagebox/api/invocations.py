@@ -20,24 +20,27 @@ to a worker over a keep-alive Unix socket.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
 
+from sagebox.api.protocols import parse_rest_request, serialize_rest_response
+from sagebox.api.sigv4 import SignedRequest, authenticate
+from sagebox.control.audit import AuditEvent, AuditLog
+from sagebox.control.shapes import ShapeValidationError, validate_input
 from sagebox.errors import InternalError, RuntimeValidationError, SageboxError
+from sagebox.serving.router import Invocation, check_payload, router_for
 
 if TYPE_CHECKING:
     from sagebox.api.app import Server
-    from sagebox.control.audit import AuditEvent
     from sagebox.control.authorize import Principal
     from sagebox.control.identity import Credential
 
@@ -83,8 +86,6 @@ class InvocationsApp:
     """The ASGI app of the runtime route (see the module docstring)."""
 
     def __init__(self, server: Server) -> None:
-        from sagebox.serving.router import router_for
-
         self.server = server
         self.home = server.home
         self.router = router_for(server.home)
@@ -117,9 +118,6 @@ class InvocationsApp:
     async def _invoke(
         self, scope: Scope, body: bytes, request_id: str, started: float
     ) -> tuple[int, dict[str, str], bytes]:
-        from sagebox.api.protocols import parse_rest_request, serialize_rest_response
-        from sagebox.control.shapes import ShapeValidationError, validate_input
-        from sagebox.serving.router import Invocation, check_payload
 
         headers = _headers(scope)
         query = scope.get("query_string", b"").decode("latin-1")
@@ -167,7 +165,6 @@ class InvocationsApp:
 
     def _authenticate(self, headers: dict[str, str], path: str, query: str, body: bytes) -> _Known:
         """The SigV4 check, pure CPU: the credential was looked up before."""
-        from sagebox.api.sigv4 import SignedRequest, authenticate
 
         def lookup(access_key: str) -> Credential | None:
             known = self._credentials.get(access_key)
@@ -211,19 +208,8 @@ class InvocationsApp:
         }
         if known.session is not None:
             context["sagebox:session"] = known.session
-        authorizer = self.server.control.authorizer
-        authorizer.authorize(principal, ACTION, resource, context)
-        statement = None
-        decide = getattr(authorizer, "decide", None)
-        if decide is not None:  # the deciding statement, for the audit of cached decisions
-            matched = decide(principal, ACTION, resource, context).matched
-            if matched:
-                first = matched[0]
-                statement = {
-                    "policy": first.policy_id,
-                    "index": first.statement_index,
-                    "sid": first.sid,
-                }
+        # the allowing statement goes into the audit of the decisions served from the cache
+        statement = self.server.control.authorizer.authorize(principal, ACTION, resource, context)
         if len(self._allowed) > MAX_CACHED:
             self._allowed.clear()
         self._allowed[key] = _Allowed(statement, time.monotonic() + CACHE_SECONDS)
@@ -278,13 +264,11 @@ def _error(error: SageboxError) -> tuple[int, dict[str, str], bytes]:
 class _AuditQueue:
     """Audit events of decisions served from the cache, written in the background.
 
-    Lines have the audit log's format and go to its folder, batched: one ``write`` per
-    flush and day file (appends of whole lines, so processes never interleave within one).
+    They go to the authorizer's audit log, a batch a second (``AuditLog.write_many``).
     """
 
     def __init__(self, server: Server) -> None:
-        audit = getattr(server.control.authorizer, "audit", None)
-        self._folder = getattr(audit, "folder", None)
+        self._audit: AuditLog | None = getattr(server.control.authorizer, "audit", None)
         self._pending: list[AuditEvent] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -297,10 +281,8 @@ class _AuditQueue:
         statement: dict[str, Any] | None,
         request_id: str,
     ) -> None:
-        if self._folder is None:
+        if self._audit is None:
             return
-        from sagebox.control.audit import AuditEvent
-
         event = AuditEvent(
             eventTime=datetime.now(UTC).isoformat(),
             principal=principal.arn,
@@ -329,22 +311,7 @@ class _AuditQueue:
                 log.exception("writing the audit log failed")
 
     def flush(self) -> None:
-        import json
-
         with self._lock:
             events, self._pending = self._pending, []
-        if not events or self._folder is None:
-            return
-        days: dict[str, list[bytes]] = {}
-        for event in events:
-            line = json.dumps(asdict(event), separators=(",", ":")) + "\n"
-            days.setdefault(event.eventTime[:10], []).append(line.encode())
-        self._folder.mkdir(parents=True, exist_ok=True)
-        for day, lines in days.items():
-            fd = os.open(
-                self._folder / f"{day}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600
-            )
-            try:
-                os.write(fd, b"".join(lines))
-            finally:
-                os.close(fd)
+        if events and self._audit is not None:
+            self._audit.write_many(events)

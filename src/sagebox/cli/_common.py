@@ -43,6 +43,10 @@ OutputFormat = Literal["json", "table"]
 OutputOption = Annotated[
     str, typer.Option("--output", "-o", help="How to print the result: json or table.")
 ]
+WaitOption = Annotated[
+    bool,
+    typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -144,3 +148,14 @@ def load_spec(path: Path) -> dict[str, Any]:
 def fail(message: str) -> None:
     typer.echo(message, err=True)
     sys.exit(2)
+
+
+def pairs(items: list[str] | None, flag: str, shape: str = "NAME=VALUE") -> dict[str, str]:
+    """Repeated ``--flag NAME=VALUE`` options as a dict; exit 2 naming a malformed one."""
+    found: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            fail(f"{flag} takes {shape}; got {item!r}.")
+        found[key] = value
+    return found

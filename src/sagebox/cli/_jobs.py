@@ -27,7 +27,7 @@ from sagebox.cli._common import (
 )
 
 
-def _snake(name: str) -> str:
+def snake_case(name: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
@@ -45,7 +45,7 @@ class JobCommands:
 
     def call(self, control: Any, verb: str, **params: Any) -> dict[str, Any]:
         plural = "s" if verb == "List" else ""
-        method = getattr(control, _snake(f"{verb}{self.kind}Job{plural}"))
+        method = getattr(control, snake_case(f"{verb}{self.kind}Job{plural}"))
         result: dict[str, Any] = method(**params)
         return result
 
@@ -54,6 +54,25 @@ class JobCommands:
             print_json(data)
         else:
             print_mapping(data)
+
+    def finish(
+        self,
+        s: Any,
+        response: dict[str, Any],
+        name: str,
+        fmt: str,
+        wait: bool,
+        detail: Callable[[dict[str, Any]], str] | None = None,
+    ) -> None:
+        """The end of a ``create``: the response, or with ``wait`` the job's last
+        description (exit 1 unless it Completed)."""
+        if not wait:
+            self.show(response, fmt)
+            return
+        description = self.wait_live(s, name, detail)
+        self.show(description, fmt)
+        if description[self.field("Status")] != "Completed":
+            raise typer.Exit(1)
 
     def wait_live(
         self, s: Any, name: str, detail: Callable[[dict[str, Any]], str] | None = None

@@ -20,11 +20,13 @@ from sagebox.cli._common import (
     check_output,
     fail,
     load_spec,
+    pairs,
     print_json,
     print_mapping,
     print_table,
     session,
 )
+from sagebox.cli._jobs import snake_case
 
 models_app = typer.Typer(no_args_is_help=True)
 configs_app = typer.Typer(no_args_is_help=True)
@@ -51,7 +53,7 @@ class ResourceCommands:
     def register(self, app: typer.Typer) -> None:
         spec = self
         name_field = f"{self.noun}Name"
-        snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in self.noun).lstrip("_")
+        snake = snake_case(self.noun)
 
         @app.command()
         @aws_errors(f"Describe{self.noun}")
@@ -126,16 +128,6 @@ ResourceCommands(
 ).register(endpoints_app)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"{flag} takes NAME=VALUE; got {item!r}.")
-        pairs[key] = value
-    return pairs
-
-
 @models_app.command()
 @aws_errors("CreateModel")
 def create(
@@ -181,7 +173,7 @@ def create(
     if model_data:
         container["ModelDataUrl"] = model_data
     if env:
-        container["Environment"] = {**container.get("Environment", {}), **_pairs(env, "--env")}
+        container["Environment"] = {**container.get("Environment", {}), **pairs(env, "--env")}
     if role:
         request["ExecutionRoleArn"] = role
     if container and "Containers" not in request:
@@ -357,9 +349,9 @@ def weights(
 ) -> None:
     """Change variants' weights and instance counts."""
     desired: dict[str, dict[str, Any]] = {}
-    for variant, value in _pairs(weight or [], "--weight").items():
+    for variant, value in pairs(weight or [], "--weight").items():
         desired.setdefault(variant, {"VariantName": variant})["DesiredWeight"] = float(value)
-    for variant, value in _pairs(count or [], "--count").items():
+    for variant, value in pairs(count or [], "--count").items():
         desired.setdefault(variant, {"VariantName": variant})["DesiredInstanceCount"] = int(value)
     if not desired:
         fail("Give at least one --weight VARIANT=WEIGHT or --count VARIANT=INSTANCES.")

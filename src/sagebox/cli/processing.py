@@ -13,6 +13,7 @@ from sagebox.cli._common import (
     HomeOption,
     OutputOption,
     ProfileOption,
+    WaitOption,
     aws_errors,
     check_output,
     load_spec,
@@ -134,10 +135,7 @@ def create(
         list[str] | None, typer.Option("--output-data", help="LOCALPATH=S3URI (repeatable).")
     ] = None,
     max_runtime: Annotated[int | None, typer.Option(help="MaxRuntimeInSeconds.")] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
-    ] = False,
+    wait: WaitOption = False,
     home: HomeOption = None,
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
@@ -160,13 +158,7 @@ def create(
     )
     s = session(home, endpoint_url, profile)
     response = s.control.create_processing_job(**request)
-    if wait:
-        description = JOBS.wait_live(s, request["ProcessingJobName"])
-        JOBS.show(description, fmt)
-        if description["ProcessingJobStatus"] != "Completed":
-            raise typer.Exit(1)
-        return
-    JOBS.show(response, fmt)
+    JOBS.finish(s, response, request["ProcessingJobName"], fmt, wait)
 
 
 JOBS.register(app)

@@ -15,6 +15,7 @@ from sagebox.cli._common import (
     check_output,
     fail,
     load_spec,
+    pairs,
     print_json,
     print_mapping,
     print_table,
@@ -35,16 +36,6 @@ SortOrder = Annotated[str, typer.Option(help="Ascending or Descending.")]
 MaxResults = Annotated[int, typer.Option(help="Page size (1-100).")]
 NextToken = Annotated[str | None, typer.Option(help="NextToken of the previous page.")]
 AllPages = Annotated[bool, typer.Option("--all", help="Follow NextToken to the end.")]
-
-
-def _pairs(items: list[str] | None, flag: str) -> dict[str, str]:
-    pairs: dict[str, str] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"{flag} takes KEY=VALUE; got {item!r}.")
-        pairs[key] = value
-    return pairs
 
 
 def _show(data: dict[str, Any], output: str) -> None:
@@ -94,7 +85,7 @@ def create_group(
     request: dict[str, Any] = {"ModelPackageGroupName": name}
     if description:
         request["ModelPackageGroupDescription"] = description
-    tags = _pairs(tag, "--tag")
+    tags = pairs(tag, "--tag", "KEY=VALUE")
     if tags:
         request["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
     control = session(home, endpoint_url, profile).control
@@ -306,7 +297,7 @@ def create_package(
         approval_status=approval_status,
         description=description,
         metrics_report=metrics_report,
-        metadata=_pairs(metadata, "--metadata"),
+        metadata=pairs(metadata, "--metadata", "KEY=VALUE"),
     )
     typer.echo(control.create_model_package(**request)["ModelPackageArn"])
 
@@ -439,7 +430,7 @@ def update_package(
         package,
         ModelApprovalStatus=approval_status,
         ApprovalDescription=approval_description,
-        CustomerMetadataProperties=_pairs(metadata, "--metadata"),
+        CustomerMetadataProperties=pairs(metadata, "--metadata", "KEY=VALUE"),
         CustomerMetadataPropertiesToRemove=remove_metadata,
     )
     typer.echo(f"Updated {arn}")

@@ -12,10 +12,11 @@ from sagebox.cli._common import (
     HomeOption,
     OutputOption,
     ProfileOption,
+    WaitOption,
     aws_errors,
     check_output,
-    fail,
     load_spec,
+    pairs,
     session,
 )
 from sagebox.cli._jobs import JobCommands
@@ -32,16 +33,6 @@ JOBS = JobCommands(
         "TrainingEndTime",
     ),
 )
-
-
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    pairs = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            fail(f"{flag} takes NAME=VALUE; got {item!r}.")
-        pairs[key] = value
-    return pairs
 
 
 def build_request(
@@ -146,10 +137,7 @@ def create(
     checkpoint_s3_uri: Annotated[
         str | None, typer.Option(help="CheckpointConfig.S3Uri (synced while training).")
     ] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
-    ] = False,
+    wait: WaitOption = False,
     home: HomeOption = None,
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
@@ -165,8 +153,8 @@ def create(
         role=role,
         instance_type=instance_type,
         instance_count=instance_count,
-        hyperparameters=_pairs(hyperparameter or [], "--hyperparameter"),
-        channels=_pairs(channel or [], "--channel"),
+        hyperparameters=pairs(hyperparameter or [], "--hyperparameter"),
+        channels=pairs(channel or [], "--channel"),
         content_type=content_type,
         input_mode=input_mode,
         output_path=output_path,
@@ -178,15 +166,8 @@ def create(
     if "OutputDataConfig" not in request and not endpoint_url:
         request["OutputDataConfig"] = {"S3OutputPath": f"s3://{s.default_bucket()}"}
     response = s.control.create_training_job(**request)
-    if wait:
-        description = JOBS.wait_live(
-            s, request["TrainingJobName"], lambda d: f"({d.get('SecondaryStatus', '')})"
-        )
-        JOBS.show(description, fmt)
-        if description["TrainingJobStatus"] != "Completed":
-            raise typer.Exit(1)
-        return
-    JOBS.show(response, fmt)
+    name = request["TrainingJobName"]
+    JOBS.finish(s, response, name, fmt, wait, lambda d: f"({d.get('SecondaryStatus', '')})")
 
 
 JOBS.register(app)

@@ -12,6 +12,7 @@ from sagebox.cli._common import (
     HomeOption,
     OutputOption,
     ProfileOption,
+    WaitOption,
     aws_errors,
     check_output,
     load_spec,
@@ -113,10 +114,7 @@ def create(
     join_source: Annotated[
         str | None, typer.Option(help="DataProcessing.JoinSource: None or Input.")
     ] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
-    ] = False,
+    wait: WaitOption = False,
     home: HomeOption = None,
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
@@ -147,13 +145,7 @@ def create(
     )
     s = session(home, endpoint_url, profile)
     response = s.control.create_transform_job(**request)
-    if wait:
-        description = JOBS.wait_live(s, request["TransformJobName"])
-        JOBS.show(description, fmt)
-        if description["TransformJobStatus"] != "Completed":
-            raise typer.Exit(1)
-        return
-    JOBS.show(response, fmt)
+    JOBS.finish(s, response, request["TransformJobName"], fmt, wait)
 
 
 JOBS.register(app)

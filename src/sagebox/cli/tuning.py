@@ -12,6 +12,7 @@ from sagebox.cli._common import (
     HomeOption,
     OutputOption,
     ProfileOption,
+    WaitOption,
     aws_errors,
     check_output,
     load_spec,
@@ -111,10 +112,7 @@ def create(
         str | None, typer.Option(help="TrainingJobEarlyStoppingType: Off or Auto.")
     ] = None,
     random_seed: Annotated[int | None, typer.Option(help="RandomSeed.")] = None,
-    wait: Annotated[
-        bool,
-        typer.Option("--wait/--no-wait", help="Wait for the job to end, with a live status line."),
-    ] = False,
+    wait: WaitOption = False,
     home: HomeOption = None,
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
@@ -140,13 +138,7 @@ def create(
                 "OutputDataConfig", {"S3OutputPath": f"s3://{s.default_bucket()}"}
             )
     response = s.control.create_hyper_parameter_tuning_job(**request)
-    if wait:
-        description = JOBS.wait_live(s, request["HyperParameterTuningJobName"], _progress)
-        JOBS.show(description, fmt)
-        if description["HyperParameterTuningJobStatus"] != "Completed":
-            raise typer.Exit(1)
-        return
-    JOBS.show(response, fmt)
+    JOBS.finish(s, response, request["HyperParameterTuningJobName"], fmt, wait, _progress)
 
 
 @app.command()

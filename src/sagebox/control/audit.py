@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,14 +34,25 @@ class AuditLog:
         self.folder = folder
 
     def write(self, event: AuditEvent) -> None:
+        self.write_many([event])
+
+    def write_many(self, events: Iterable[AuditEvent]) -> None:
+        """Append ``events``: one write of whole lines per day file, so writers in several
+        processes never interleave within a line."""
+        days: dict[str, list[bytes]] = {}
+        for event in events:
+            line = json.dumps(asdict(event), separators=(",", ":")) + "\n"
+            days.setdefault(event.eventTime[:10], []).append(line.encode())
+        if not days:
+            return
         self.folder.mkdir(parents=True, exist_ok=True)
-        day = event.eventTime[:10]
-        line = (json.dumps(asdict(event), separators=(",", ":")) + "\n").encode()
-        fd = os.open(self.folder / f"{day}.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+        for day, lines in days.items():
+            path = self.folder / f"{day}.jsonl"
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, b"".join(lines))
+            finally:
+                os.close(fd)
 
     def read(self, since: datetime | None = None) -> Iterator[AuditEvent]:
         """Events in time order, from ``since`` (default: everything)."""

@@ -27,7 +27,10 @@ class Principal:
 class Authorizer(Protocol):
     def authorize(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
-    ) -> None: ...
+    ) -> dict[str, Any] | None:
+        """Raise ``AccessDenied`` unless allowed; the allowing statement for the audit
+        (``{"policy", "index", "sid"}``), or None where no statement decided."""
+        ...
 
 
 class RootOnlyAuthorizer:
@@ -38,9 +41,9 @@ class RootOnlyAuthorizer:
 
     def authorize(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
-    ) -> None:
+    ) -> dict[str, Any] | None:
         if principal.account_id == self.account_id and principal.is_root:
-            return
+            return None
         raise AccessDenied(
             f"User: {principal.arn} is not authorized to perform: {action} on resource: "
             f"{resource} because no identity-based policy allows the {action} action"

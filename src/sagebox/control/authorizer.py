@@ -257,9 +257,18 @@ class PolicyAuthorizer:
 
     def authorize(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
-    ) -> None:
+    ) -> dict[str, Any] | None:
         decision = self.decide(principal, action, resource, context)
         deciding = decision.matched[0] if decision.matched else None
+        statement = (
+            None
+            if deciding is None
+            else {
+                "policy": deciding.policy_id,
+                "index": deciding.statement_index,
+                "sid": deciding.sid,
+            }
+        )
         self.audit.write(
             AuditEvent(
                 eventTime=datetime.now(UTC).isoformat(),
@@ -268,18 +277,12 @@ class PolicyAuthorizer:
                 resource=resource,
                 sourceIp=context.get("aws:SourceIp"),
                 decision=decision.decision,
-                statement=None
-                if deciding is None
-                else {
-                    "policy": deciding.policy_id,
-                    "index": deciding.statement_index,
-                    "sid": deciding.sid,
-                },
+                statement=statement,
                 requestId=str(context.get("sagebox:request_id", "")),
             )
         )
         if decision.decision == "allowed":
-            return
+            return statement
         why = (
             "with an explicit deny in " + _where(deciding.policy_id)
             if decision.decision == "explicitDeny" and deciding is not None

@@ -85,9 +85,8 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
 def describe(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     name = request["EndpointName"]
     described = resources.describe(ctx.home, ENDPOINT, name)
-    if described["EndpointStatus"] == "Deleting" and not hostctl.host_alive(ctx.home, name):
-        # its host exited before it could finish the deletion: finish it now
-        hostctl.teardown(ctx.home, name)
+    if described["EndpointStatus"] == "Deleting" and hostctl.finish_deleting(ctx.home, name):
+        # its host had exited before it could finish the deletion: done now
         return resources.describe(ctx.home, ENDPOINT, name)  # not found, in AWS's words
     return described
 
@@ -154,14 +153,9 @@ def update_weights_and_capacities(ctx: Context, request: dict[str, Any]) -> dict
         doc.pop("FailureReason", None)
         doc[SCALE] = target.to_dict()
         summaries = {s["VariantName"]: s for s in doc.get("ProductionVariants", [])}
-        for variant in target.variants:
-            summary = dict(summaries.get(variant.name, {"VariantName": variant.name}))
-            summary["DesiredWeight"] = variant.weight
-            if variant.serverless is not None:
-                summary["DesiredServerlessConfig"] = variant.serverless.to_api()
-            else:
-                summary["DesiredInstanceCount"] = variant.instance_count
-            summaries[variant.name] = summary
+        for desired in variant_summaries(target, current=False):  # the Desired* members
+            variant = desired["VariantName"]
+            summaries[variant] = {**summaries.get(variant, {}), **desired}
         doc["ProductionVariants"] = list(summaries.values())
         doc["EndpointStatus"] = "Updating"
         return Change("Updating", doc)
@@ -184,21 +178,16 @@ def delete(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         ctx.home.metadata.update(ENDPOINT.kind, name, deleting)
     except ResourceNotFound:
         return {}  # deleted meanwhile
-    if hostctl.host_alive(ctx.home, name):
-        hostctl.wake(ctx.home, name)
-    else:  # a Failed endpoint has no host: remove it here
-        hostctl.teardown(ctx.home, name)
+    hostctl.finish_deleting(ctx.home, name)
     return {}
 
 
 def reconcile(home: Home) -> None:
     """Restart the host of every endpoint whose host died; finish interrupted deletions."""
     for record in home.metadata.find(ENDPOINT.kind, list(ACTIVE)):
-        if hostctl.host_alive(home, record.name):
-            continue
         if record.status == "Deleting":
-            hostctl.teardown(home, record.name)
-        else:
+            hostctl.finish_deleting(home, record.name)
+        elif not hostctl.host_alive(home, record.name):
             hostctl.start_host(home, record.name)
 
 

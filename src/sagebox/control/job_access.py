@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sagebox.control.authorize import Principal
+from sagebox.control.authorize import Authorizer, Principal
 from sagebox.control.authorizer import PolicyAuthorizer
 from sagebox.home import Home
 from sagebox.runtime.spec import JobSpec
@@ -130,3 +130,21 @@ def role_objects(home: Home, spec: JobSpec) -> ObjectStore:
     from sagebox.control.execution_role import session_arn
 
     return RoleObjectStore(home, session_arn(home.account_id, spec.role_arn), spec.role_arn)
+
+
+class CallerObjects(RoleObjectStore):
+    """The home's objects with every access authorized as the query's caller."""
+
+    def __init__(
+        self,
+        home: Home,
+        caller: Principal,
+        authorizer: Authorizer,
+        context_keys: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.inner = home.objects
+        self.url = self.inner.url
+        self.principal = caller
+        # a role session's own policies travel in its context, as the server passes them
+        self.session = dict((context_keys or {}).get("sagebox:session") or {})
+        self.authorizer = authorizer  # type: ignore[assignment]

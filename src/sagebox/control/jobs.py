@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sagebox.control.context import Context
-from sagebox.control.listing import list_query
+from sagebox.control.listing import list_query, summaries_page
 from sagebox.errors import ResourceNotFound, ValidationError
 from sagebox.home import Home
 from sagebox.runtime.local import LocalExecutor
@@ -130,19 +130,6 @@ class JobStateReporter:
         reader ever sees the status without them."""
 
 
-def list_jobs(
-    home: Home, kind: JobKind, params: Mapping[str, Any], summary_fields: Sequence[str]
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of job summaries for a List*Jobs request."""
-    query = list_query(params)
-    page = home.metadata.list(kind.kind, query)
-    summaries = []
-    for record in page.records:
-        doc = {**record.document, "LastModifiedTime": record.last_modified_time.isoformat()}
-        summaries.append({f: doc[f] for f in summary_fields if f in doc})
-    return summaries, page.next_cursor
-
-
 def request_stop(home: Home, executor: LocalExecutor, kind: JobKind, name: str) -> None:
     """Move an InProgress job to Stopping and signal it (a queued job stops at once)."""
 
@@ -232,11 +219,7 @@ def list_handler(kind: JobKind, member: str, summary_fields: Sequence[str]) -> H
     """The List*Jobs operation of ``kind``: summaries under ``member``, and NextToken."""
 
     def list_kind(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
-        summaries, token = list_jobs(ctx.home, kind, request, summary_fields)
-        response: dict[str, Any] = {member: summaries}
-        if token:
-            response["NextToken"] = token
-        return response
+        return summaries_page(ctx.home, kind.kind, list_query(request), member, summary_fields)
 
     return list_kind
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sagebox.control.context import Context
+from sagebox.control.listing import list_query, summaries_page
 from sagebox.control.model_package_specs import (
     check_containers,
     check_inference_specification,
@@ -42,7 +43,6 @@ LATEST_FIELD = "SageboxLatestVersion"
 TYPE_FIELD = "SageboxPackageType"
 _VERSION_DIGITS = 9  # versions are 1 to 9 digits; record names pad them to sort by number
 _MAX_ADDITIONAL_SPECIFICATIONS = 15
-_SORT_KEYS = {"Name": "name", "CreationTime": "creation_time"}
 _GROUP_SUMMARY = (
     "ModelPackageGroupName",
     "ModelPackageGroupArn",
@@ -170,31 +170,6 @@ def _mirror(home: Home, group: Record | str) -> None:
         try_sync_group(home, group, group_arn(home, group))
 
 
-def _list_query(request: Mapping[str, Any], equals: Mapping[str, str]) -> ListQuery:
-    return ListQuery(
-        name_contains=request.get("NameContains"),
-        created_after=request.get("CreationTimeAfter"),
-        created_before=request.get("CreationTimeBefore"),
-        sort_by=_SORT_KEYS[request.get("SortBy", "CreationTime")],  # type: ignore[arg-type]
-        descending=request.get("SortOrder", "Ascending") == "Descending",
-        limit=int(request.get("MaxResults", 10)),
-        cursor=request.get("NextToken"),
-        document_equals=dict(equals),
-    )
-
-
-def _page(
-    home: Home, kind: str, query: ListQuery, fields: tuple[str, ...], member: str
-) -> dict[str, Any]:
-    page = home.metadata.list(kind, query)
-    response: dict[str, Any] = {
-        member: [{f: r.document[f] for f in fields if f in r.document} for r in page.records]
-    }
-    if page.next_cursor:
-        response["NextToken"] = page.next_cursor
-    return response
-
-
 # ---- groups --------------------------------------------------------------------------
 def create_group(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     name = request["ModelPackageGroupName"]
@@ -230,8 +205,10 @@ def describe_group(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
 def list_groups(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
     if request.get("CrossAccountFilterOption") == "CrossAccount":
         return {"ModelPackageGroupSummaryList": []}  # no other account shares groups here
-    query = _list_query(request, {})
-    return _page(ctx.home, GROUP_KIND, query, _GROUP_SUMMARY, "ModelPackageGroupSummaryList")
+    query = list_query(request, "Ascending")
+    return summaries_page(
+        ctx.home, GROUP_KIND, query, "ModelPackageGroupSummaryList", _GROUP_SUMMARY
+    )
 
 
 def _set_group_status(home: Home, name: str, status: str, *expected: str) -> Record:
@@ -425,8 +402,10 @@ def list_packages(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         equals[TYPE_FIELD] = package_type
     if request.get("ModelApprovalStatus"):
         equals["ModelApprovalStatus"] = request["ModelApprovalStatus"]
-    query = _list_query(request, equals)
-    return _page(ctx.home, PACKAGE_KIND, query, _PACKAGE_SUMMARY, "ModelPackageSummaryList")
+    query = list_query(request, "Ascending", document_equals=equals)
+    return summaries_page(
+        ctx.home, PACKAGE_KIND, query, "ModelPackageSummaryList", _PACKAGE_SUMMARY
+    )
 
 
 def batch_describe_packages(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:

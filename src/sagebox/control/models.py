@@ -16,7 +16,7 @@ from typing import Any
 
 from sagebox.control import resources
 from sagebox.control.context import Context
-from sagebox.control.execution_role import check_execution_role, session_arn
+from sagebox.control.execution_role import check_execution_role
 from sagebox.errors import AccessDenied, ResourceNotFound, ValidationError
 from sagebox.home import Home
 from sagebox.runtime.images import resolve_image
@@ -71,9 +71,8 @@ def create(ctx: Context, request: dict[str, Any]) -> dict[str, Any]:
         if missing:
             raise ValidationError(f"{missing} (the image {image!r} serves with it).")
     role = request.get("ExecutionRoleArn")
-    if role:
-        check_execution_role(ctx, role)
-    store = _reader(ctx, role)
+    session = check_execution_role(ctx, role) if role else None
+    store = _reader(ctx, session, role)
     if data is not None:
         _check_readable(store, data[0], data[1], role, "model data")
     submit = environment.get(SUBMIT_DIRECTORY, "")
@@ -206,36 +205,17 @@ def _resolve(home: Home, container: dict[str, Any]) -> dict[str, Any]:
     return {**resolved, "Environment": environment, "ModelPackageName": package}
 
 
-def _reader(ctx: Context, role: str | None) -> ObjectStore | CallerObjects:
+def _reader(ctx: Context, session: str | None, role: str | None) -> ObjectStore:
     """The object store as the model's role sees it (as the caller without a role)."""
-    from sagebox.control.job_access import RoleObjectStore
+    from sagebox.control.job_access import CallerObjects, RoleObjectStore
 
-    if role:
-        return RoleObjectStore(ctx.home, session_arn(ctx.home.account_id, role), role)
-    return CallerObjects(ctx)
-
-
-class CallerObjects:
-    """The two reads CreateModel makes, authorized as the calling principal."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def head_object(self, bucket: str, key: str) -> Any:
-        arn = f"arn:aws:s3:::{bucket}/{key}"
-        self.ctx.authorizer.authorize(self.ctx.principal, "s3:GetObject", arn, {})
-        return self.ctx.home.objects.head_object(bucket, key)
-
-    def list_objects(self, bucket: str, prefix: str = "", **kwargs: Any) -> Any:
-        arn = f"arn:aws:s3:::{bucket}"
-        self.ctx.authorizer.authorize(
-            self.ctx.principal, "s3:ListBucket", arn, {"s3:prefix": prefix}
-        )
-        return self.ctx.home.objects.list_objects(bucket, prefix, **kwargs)
+    if session and role:
+        return RoleObjectStore(ctx.home, session, role)
+    return CallerObjects(ctx.home, ctx.principal, ctx.authorizer)
 
 
 def _check_readable(
-    store: ObjectStore | CallerObjects, uri: str, is_object: bool, role: str | None, what: str
+    store: ObjectStore, uri: str, is_object: bool, role: str | None, what: str
 ) -> None:
     parsed = parse_s3_uri(uri)
     who = f"the role {role}" if role else "the caller"

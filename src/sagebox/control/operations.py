@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sagebox.control.context import Context
+    from sagebox.home import Home
 
 Handler = Callable[["Context", dict[str, Any]], Mapping[str, Any]]
 _IAM_PREFIX = {"sagemaker-runtime": "sagemaker"}
@@ -43,10 +44,23 @@ class Operation:
         return _IAM_PREFIX.get(self.service, self.service)
 
     def load(self) -> Handler:
-        module, _, function = self.handler.partition(":")
-        package = module if "." in module else f"sagebox.control.{module}"
-        loaded: Handler = getattr(importlib.import_module(package), function)
+        loaded: Handler = _import(self.handler)
         return loaded
+
+    def resolver(self) -> Callable[[Home, Mapping[str, Any]], str] | None:
+        """For a ``resource`` of ``=module:function``: that function of ``(home,
+        request)``, which works out the ARN IAM decides on; None for other resources."""
+        if not self.resource.startswith("="):
+            return None
+        resolve: Callable[[Home, Mapping[str, Any]], str] = _import(self.resource[1:])
+        return resolve
+
+
+def _import(reference: str) -> Any:
+    """``module:function`` of ``sagebox.control`` (or a dotted module), imported now."""
+    module, _, function = reference.partition(":")
+    package = module if "." in module else f"sagebox.control.{module}"
+    return getattr(importlib.import_module(package), function)
 
 
 def _sm(name: str, handler: str, resource: str) -> Operation:

@@ -8,7 +8,6 @@ client.
 
 from __future__ import annotations
 
-import importlib
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -88,9 +87,8 @@ class ControlPlane:
     def _resource_arn(self, op: Operation, request: Mapping[str, Any]) -> str:
         if op.resource == "*":
             return "*"
-        if op.resource.startswith("="):  # "=module:function": worked out by the operation
-            module, _, function = op.resource[1:].partition(":")
-            resolve = getattr(importlib.import_module(f"sagebox.control.{module}"), function)
+        resolve = op.resolver()
+        if resolve is not None:  # worked out by the operation's module
             return str(resolve(self.home, request))
         if op.resource.startswith("{") and op.resource.endswith("}"):
             return str(request.get(op.resource[1:-1], "*"))

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sagebox.control.listing import list_query
+from sagebox.control.listing import list_query, summaries_page
 from sagebox.errors import ResourceInUse, ResourceNotFound, ValidationError
 from sagebox.home import Home
 from sagebox.store.metadata import Record
@@ -78,13 +78,4 @@ def list_page(
     summary_fields: Sequence[str],
 ) -> dict[str, Any]:
     """One page of a List* operation: summaries under ``member``, and NextToken."""
-    query = list_query(params)
-    page = home.metadata.list(kind.kind, query)
-    summaries = []
-    for record in page.records:
-        doc = {**record.document, "LastModifiedTime": record.last_modified_time.isoformat()}
-        summaries.append({f: doc[f] for f in summary_fields if f in doc})
-    response: dict[str, Any] = {member: summaries}
-    if page.next_cursor:
-        response["NextToken"] = page.next_cursor
-    return response
+    return summaries_page(home, kind.kind, list_query(params), member, summary_fields)

@@ -23,10 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
-import subprocess
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -38,7 +35,7 @@ from sagebox.control.tuning_trials import TRAINING_KIND, best_summary, better, c
 from sagebox.errors import AccessDenied, ResourceNotFound, SageboxError, ValidationError
 from sagebox.experiments.tuning import experiment_name, try_log_tuning_job
 from sagebox.home import Home
-from sagebox.runtime.processes import is_alive, process_start_ticks
+from sagebox.runtime.processes import is_alive, spawn_detached
 from sagebox.store.metadata import Change, Record
 from sagebox.tuning._base import Evaluated
 from sagebox.tuning.tuner import (
@@ -75,7 +72,7 @@ class TrialAuthorizer:
 
     def authorize(
         self, principal: Principal, action: str, resource: str, context: Mapping[str, Any]
-    ) -> None:
+    ) -> dict[str, Any] | None:
         allowed = (
             (action in _TRIAL_ACTIONS and resource.startswith(self.trials))
             or (action == "iam:PassRole" and resource in self.roles)
@@ -103,6 +100,7 @@ class TrialAuthorizer:
                 "jobs, reads only itself, and passes only the roles its training job "
                 "definitions name."
             )
+        return None
 
 
 def _record_dict(record: TrialRecord) -> dict[str, Any]:
@@ -275,26 +273,13 @@ def start_tuner(home: Home, name: str) -> None:
     """Start the tuning job's tuner, detached, and record which process it is."""
     folder = home.logs_path / KIND / name
     folder.mkdir(parents=True, exist_ok=True)
-    log = (folder / "tuner.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sagebox.tuning.tuner", BACKEND, str(home.path), name],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-        close_fds=True,
-        env={**os.environ, "SAGEBOX_HOME": str(home.path)},
-    )
-    log.close()
-    threading.Thread(target=process.wait, daemon=True).start()  # never a zombie of ours
-    ticks = process_start_ticks(process.pid)
+    command = [sys.executable, "-m", "sagebox.tuning.tuner", BACKEND, str(home.path), name]
+    pid, ticks = spawn_detached(command, folder / "tuner.log", home.path)
 
     def launched(current: Record) -> Change | None:
         if current.status not in ACTIVE:
             return None  # it already ended
-        return Change(
-            current.status, {**current.document, "_Tuner": {"pid": process.pid, "ticks": ticks}}
-        )
+        return Change(current.status, {**current.document, "_Tuner": {"pid": pid, "ticks": ticks}})
 
     home.metadata.update(KIND, name, launched)
 

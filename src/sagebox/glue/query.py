@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from sagebox.control.authorize import Authorizer, Principal
-from sagebox.control.job_access import RoleObjectStore
+from sagebox.control.authorize import Principal
+from sagebox.control.job_access import CallerObjects
 from sagebox.errors import ValidationError
 from sagebox.glue.errors import InvalidInput
 from sagebox.glue.predicates import Key, keys_of, matching, parse_sql, quote
@@ -101,24 +101,6 @@ def _access(
         return _Access(control, session_or_home.objects, None)
     caller = principal or control.root
     return _Access(control, CallerObjects(home, caller, control.authorizer, context_keys), caller)
-
-
-class CallerObjects(RoleObjectStore):
-    """The home's objects with every access authorized as the query's caller."""
-
-    def __init__(
-        self,
-        home: Home,
-        caller: Principal,
-        authorizer: Authorizer,
-        context_keys: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.inner = home.objects
-        self.url = self.inner.url
-        self.principal = caller
-        # a role session's own policies travel in its context, as the server passes them
-        self.session = dict((context_keys or {}).get("sagebox:session") or {})
-        self.authorizer = authorizer  # type: ignore[assignment]
 
 
 def run_query(

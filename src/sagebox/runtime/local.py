@@ -12,18 +12,16 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sagebox.errors import ResourceLimitExceeded, ResourceNotFound
+from sagebox.files import write_text
 from sagebox.home import Home
-from sagebox.runtime.processes import is_alive, process_start_ticks
+from sagebox.runtime.processes import is_alive, kill_recorded, spawn_detached
 from sagebox.runtime.reporting import Outcome, load_reporter
 from sagebox.runtime.spec import JobSpec, job_dir
 from sagebox.store.metadata import Change, Record
@@ -55,9 +53,7 @@ class LocalExecutor:
         self.check_fits(spec.instance_count)
         folder = job_dir(self.home.path, spec.kind, spec.name)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / "spec.json.tmp"
-        tmp.write_text(spec.to_json())
-        os.replace(tmp, folder / "spec.json")
+        write_text(folder / "spec.json", spec.to_json())
         self.home.metadata.create(
             KIND,
             _key(spec.kind, spec.name),
@@ -102,26 +98,13 @@ class LocalExecutor:
 
         self.home.metadata.update(KIND, record.name, launching)
         folder = Path(record.document["dir"])
-        log = (folder / "supervisor.log").open("ab")
-        env = {**os.environ, "SAGEBOX_HOME": str(self.home.path)}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sagebox.runtime.supervisor", str(folder)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env=env,
-        )
-        log.close()
-        # Reap it when it ends so it never lingers as a zombie of this process.
-        threading.Thread(target=process.wait, daemon=True).start()
-        ticks = process_start_ticks(process.pid)
+        command = [sys.executable, "-m", "sagebox.runtime.supervisor", str(folder)]
+        pid, ticks = spawn_detached(command, folder / "supervisor.log", self.home.path)
 
         def launched(current: Record) -> Change | None:
             if current.status != "Launching":
                 return None  # it already finished
-            doc = {**current.document, "pid": process.pid, "ticks": ticks}
+            doc = {**current.document, "pid": pid, "ticks": ticks}
             return Change("Launched", doc)
 
         self.home.metadata.update(KIND, record.name, launched)
@@ -171,7 +154,7 @@ class LocalExecutor:
 
     def _end_orphan(self, record: Record) -> None:
         folder = Path(record.document["dir"])
-        _kill_instances(folder / "instances.json")
+        kill_recorded(folder / "instances.json")
         spec_path = folder / "spec.json"
         if spec_path.exists():
             spec = JobSpec.from_json(spec_path.read_text())
@@ -202,30 +185,7 @@ class LocalExecutor:
 
     @staticmethod
     def _cleanup(folder: Path) -> None:
-        _kill_instances(folder / "instances.json")
+        kill_recorded(folder / "instances.json")
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def _kill_instances(path: Path) -> None:
-    """Kill the process groups of a dead supervisor's instances, if they still run."""
-    import json
-
-    try:
-        entries = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return
-    killed = []
-    for entry in entries:
-        if is_alive(entry.get("pid"), entry.get("ticks")):
-            with suppress(ProcessLookupError):
-                os.killpg(entry["pid"], signal.SIGKILL)
-                killed.append(entry)
-    # SIGKILL is delivered at once but the exit takes a moment: wait (bounded) so that
-    # reconciliation returns with none of them running.
-    deadline = time.monotonic() + 5
-    while killed and time.monotonic() < deadline:
-        killed = [e for e in killed if is_alive(e.get("pid"), e.get("ticks"))]
-        if killed:
-            time.sleep(0.02)

@@ -11,13 +11,19 @@ Where namespaces cannot be made the instance still runs, with a warning.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sagebox.runtime.spec import CONTAINER_ROOT
 
@@ -54,6 +60,50 @@ def is_alive(pid: int | None, start_ticks: int | None) -> bool:
         return False
     ticks = process_start_ticks(pid)
     return ticks is not None and (start_ticks is None or ticks == start_ticks)
+
+
+def spawn_detached(argv: Sequence[str], log: Path, home: Path) -> tuple[int, int | None]:
+    """Start ``argv`` in a session of its own (it outlives this process), appending its
+    output to ``log``, with ``SAGEBOX_HOME`` set; its pid and start ticks."""
+    with log.open("ab") as handle:
+        process = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            env={**os.environ, "SAGEBOX_HOME": str(home)},
+        )
+    # Reap it when it ends so it never lingers as a zombie of this process.
+    threading.Thread(target=process.wait, daemon=True).start()
+    return process.pid, process_start_ticks(process.pid)
+
+
+def kill_process_groups(entries: Sequence[Mapping[str, Any]]) -> None:
+    """SIGKILL the process groups of ``entries`` (``{"pid", "ticks"}``) that still run,
+    and wait (bounded) until they are gone: SIGKILL is delivered at once, but the exit
+    takes a moment."""
+    killed = []
+    for entry in entries:
+        if is_alive(entry.get("pid"), entry.get("ticks")):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(entry["pid"], signal.SIGKILL)
+                killed.append(entry)
+    deadline = time.monotonic() + 5
+    while killed and time.monotonic() < deadline:
+        killed = [e for e in killed if is_alive(e.get("pid"), e.get("ticks"))]
+        if killed:
+            time.sleep(0.02)
+
+
+def kill_recorded(path: Path) -> None:
+    """:func:`kill_process_groups` of the entries recorded in the JSON file ``path``."""
+    try:
+        entries = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    kill_process_groups(entries)
 
 
 @functools.cache

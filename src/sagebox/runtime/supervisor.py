@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from sagebox.files import write_json
 from sagebox.home import Home
 from sagebox.runtime import failures
 from sagebox.runtime.instance_types import instance_profile
@@ -329,9 +330,7 @@ class Supervisor:
             for i in self.instances
             if i.process
         ]
-        tmp = self.job_dir / f"{INSTANCES_FILE}.tmp"
-        tmp.write_text(json.dumps(pids))
-        os.replace(tmp, self.job_dir / INSTANCES_FILE)
+        write_json(self.job_dir / INSTANCES_FILE, pids)
 
     def _read_log(self, instance: Instance, stream: IO[bytes] | None, log: IO[bytes]) -> None:
         assert stream is not None

@@ -16,20 +16,16 @@ xgb.model_data   # s3://b/models/<job>/output/model.tar.gz
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sagebox.runtime.logs import JobLogs
+from sagebox.sdk.names import name_from_base
 from sagebox.session import Session
 
 if TYPE_CHECKING:
     from sagebox.sdk.model import Model, ModelPackage
     from sagebox.sdk.predictor import Predictor
     from sagebox.sdk.transformer import Transformer
-
-TERMINAL = ("Completed", "Failed", "Stopped")
 
 
 class ShuffleConfig:
@@ -148,9 +144,9 @@ class Estimator:
         return dict(self._hyperparameters)
 
     def _job_name(self) -> str:
-        base = self.base_job_name or self.image_uri.rsplit("/", 1)[-1].split(":", 1)[0]
-        stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
-        return f"{base[: 63 - len(stamp) - 1]}-{stamp}"
+        return name_from_base(
+            self.base_job_name or self.image_uri.rsplit("/", 1)[-1].split(":", 1)[0]
+        )
 
     def fit(
         self,
@@ -241,13 +237,15 @@ class Estimator:
         return result
 
     def wait(self, logs: bool = True) -> dict[str, Any]:
-        session = self.sagemaker_session
-        if logs and session.home is not None and self.latest_training_job:
-            streams = JobLogs(session.home.path, "training-job", self.latest_training_job)
-            for line in streams.follow(lambda: self.describe()["TrainingJobStatus"] in TERMINAL):
-                prefix = f"[{line.stream.rsplit('/', 1)[-1]}] " if self.instance_count > 1 else ""
-                print(f"{prefix}{line.text}", file=sys.stdout, flush=True)
-        description = session.wait_for_job(self.describe, "TrainingJobStatus")
+        name = self.latest_training_job or ""
+        description = self.sagemaker_session.follow_job(
+            "training-job",
+            name,
+            self.describe,
+            "TrainingJobStatus",
+            logs=logs and bool(name),
+            host_prefix=self.instance_count > 1,
+        )
         if description["TrainingJobStatus"] == "Failed":
             raise TrainingFailedError(description)
         return description
@@ -270,13 +268,14 @@ class Estimator:
         """A ``Model`` of the last training job's artifacts, served by the same image."""
         from sagebox.sdk.model import Model
 
-        if self.model_data is None:
+        model_data = self.model_data  # one DescribeTrainingJob
+        if model_data is None:
             raise ValueError(
                 "The estimator has no trained model yet: call fit() and let it complete."
             )
         return Model(
             image_uri or self.image_uri,
-            model_data=self.model_data,
+            model_data=model_data,
             role=role or self.role,
             predictor_cls=predictor_cls,
             env=env,

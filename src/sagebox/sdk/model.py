@@ -18,14 +18,13 @@ A model with an ``entry_point`` (an ``inference.py`` with ``model_fn`` / ``input
 
 from __future__ import annotations
 
-import re
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sagebox.sdk.names import name_from_base
 from sagebox.sdk.predictor import Predictor
 from sagebox.session import Session
 
@@ -40,20 +39,6 @@ __all__ = ["Model", "ModelPackage", "name_from_base", "wait_for_endpoint"]
 
 class EndpointFailedError(Exception):
     """Raised by ``deploy(wait=True)`` when the endpoint ends Failed."""
-
-
-def name_from_base(base: str) -> str:
-    """``base`` plus a timestamp, at most 63 characters, as the SageMaker SDK names things."""
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
-    return f"{base[: 63 - len(stamp) - 1]}-{stamp}"
-
-
-_STAMP = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}$")
-
-
-def base_of(name: str) -> str:
-    """``name`` without the timestamp :func:`name_from_base` put on it, if it has one."""
-    return _STAMP.sub("", name) or name
 
 
 def wait_for_endpoint(session: Session, name: str, poll: float = 0.2) -> dict[str, Any]:

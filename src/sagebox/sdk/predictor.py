@@ -98,7 +98,8 @@ class Predictor:
     ) -> None:
         """A new endpoint config from the current one with the given changes, then
         UpdateEndpoint: the new config takes over without a dropped request."""
-        from sagebox.sdk.model import name_from_base, wait_for_endpoint
+        from sagebox.sdk.model import wait_for_endpoint
+        from sagebox.sdk.names import name_from_base
 
         control = self.sagemaker_session.sagemaker_client
         current = control.describe_endpoint_config(EndpointConfigName=self._config_name())

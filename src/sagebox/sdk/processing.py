@@ -4,23 +4,16 @@ import lines changed (``from sagebox.sdk.processing import SKLearnProcessor, ...
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sagebox.errors import ValidationError
 from sagebox.runtime.images import retrieve
-from sagebox.runtime.logs import JobLogs
+from sagebox.sdk.names import name_from_base
 from sagebox.session import Session
 
 CODE_DESTINATION = "/opt/ml/processing/input/code"
-
-
-def _name_from_base(base: str) -> str:
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3]
-    return f"{base[: 63 - len(stamp) - 1]}-{stamp}"
 
 
 class ProcessingInput:
@@ -115,18 +108,14 @@ class ProcessingJob:
 
     def wait(self, logs: bool = True) -> dict[str, Any]:
         """Block until the job ends, printing its log lines when ``logs``; raise if it failed."""
-        session = self.sagebox_session
-        if logs and session.home is not None:  # log files are on the home's machine
-            streams = JobLogs(session.home.path, "processing-job", self.job_name)
-
-            def done() -> bool:
-                return self.describe()["ProcessingJobStatus"] in ("Completed", "Failed", "Stopped")
-
-            for line in streams.follow(done):
-                host = line.stream.rsplit("/", 1)[-1]
-                prefix = f"[{host}] " if self.instance_count > 1 else ""
-                print(f"{prefix}{line.text}", file=sys.stdout, flush=True)
-        description = session.wait_for_job(self.describe, "ProcessingJobStatus")
+        description = self.sagebox_session.follow_job(
+            "processing-job",
+            self.job_name,
+            self.describe,
+            "ProcessingJobStatus",
+            logs=logs,
+            host_prefix=self.instance_count > 1,
+        )
         if description["ProcessingJobStatus"] == "Failed":
             raise UnexpectedStatusError(description)
         return description
@@ -278,7 +267,7 @@ class Processor:
         job_name: str | None = None,
         experiment_config: dict[str, str] | None = None,
     ) -> ProcessingJob:
-        name = job_name or _name_from_base(self._base_name())
+        name = job_name or name_from_base(self._base_name())
         ins, outs = self._normalize(name, inputs, outputs)
         job = self._start(name, ins, outs, self.entrypoint, arguments, experiment_config)
         if wait:
@@ -312,7 +301,7 @@ class ScriptProcessor(Processor):
         job_name: str | None = None,
         experiment_config: dict[str, str] | None = None,
     ) -> ProcessingJob:
-        name = job_name or _name_from_base(self._base_name())
+        name = job_name or name_from_base(self._base_name())
         session = self.sagemaker_session
         if code.startswith("s3://"):
             code_uri = code

@@ -12,12 +12,10 @@ transformer.transform("s3://b/portfolio/", content_type="text/csv", split_type="
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from sagebox.runtime.logs import JobLogs
-from sagebox.session import TERMINAL, Session
+from sagebox.session import Session
 
 __all__ = ["TransformFailedError", "Transformer"]
 
@@ -92,7 +90,7 @@ class Transformer:
         **kwargs: Any,
     ) -> None:
         """CreateTransformJob over ``data`` (an S3 prefix or manifest), then wait."""
-        from sagebox.sdk.model import base_of, name_from_base
+        from sagebox.sdk.names import base_of, name_from_base
 
         name = job_name or name_from_base(self.base_transform_job_name or base_of(self.model_name))
         self.output_path = self._output_path(name)
@@ -157,12 +155,10 @@ class Transformer:
         return result
 
     def wait(self, logs: bool = True) -> dict[str, Any]:
-        session = self.sagemaker_session
-        if logs and session.home is not None and self.latest_transform_job:
-            streams = JobLogs(session.home.path, "transform-job", self.latest_transform_job)
-            for line in streams.follow(lambda: self.describe()["TransformJobStatus"] in TERMINAL):
-                print(line.text, file=sys.stdout, flush=True)
-        description = session.wait_for_job(self.describe, "TransformJobStatus")
+        name = self.latest_transform_job or ""
+        description = self.sagemaker_session.follow_job(
+            "transform-job", name, self.describe, "TransformJobStatus", logs=logs and bool(name)
+        )
         if description["TransformJobStatus"] == "Failed":
             raise TransformFailedError(description)
         return description

@@ -33,13 +33,12 @@ from sagebox.sdk.parameter import (
     IntegerParameter,
     ParameterRange,
 )
-from sagebox.session import Session
+from sagebox.session import TERMINAL, Session
 
 if TYPE_CHECKING:
     from sagebox.sdk.estimator import Estimator, TrainingInput
     from sagebox.sdk.predictor import Predictor
 
-TERMINAL = ("Completed", "Failed", "Stopped")
 # What a trial's training job request carries that a training job definition does not.
 _NOT_IN_DEFINITION = ("TrainingJobName", "HyperParameters", "Tags", "ExperimentConfig")
 _HYPERPARAMETER_DICTS = ("_hyperparameters", "_user_hyperparameters", "_sagemaker_hyperparameters")

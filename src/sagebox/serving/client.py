@@ -22,6 +22,7 @@ import asyncio
 import os
 import select
 import socket
+import stat
 import time
 from collections import deque
 from collections.abc import Iterator, Mapping
@@ -37,6 +38,22 @@ __all__ = ["AsyncWorkerPool", "SyncWorkerClient", "WorkerResponse", "unix_addres
 _SUN_PATH_MAX = 107  # bytes of a Unix socket path, without the final NUL (Linux)
 _RECV = 256 * 1024
 _SMALL = 64 * 1024  # bodies up to this size go out in the same write as the head
+
+
+def listen_unix(path: str) -> socket.socket:
+    """A listening Unix socket at ``path`` (owner-only), however long the path, replacing
+    a stale socket file left there."""
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with unix_address(path) as address:
+        sock.bind(address)
+    os.chmod(path, 0o600)
+    sock.listen(1024)
+    return sock
 
 
 class WorkerResponse(NamedTuple):
@@ -340,6 +357,14 @@ class AsyncWorkerPool:
         self._idle: deque[_AsyncConnection] = deque()
         self._open = 0
         self._waiters: deque[asyncio.Future[_AsyncConnection | None]] = deque()
+        self._closed = False
+
+    def close(self) -> None:
+        """Close the idle connections; those in use close when their request is done."""
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
+            self._open -= 1
 
     async def request(
         self,
@@ -410,7 +435,7 @@ class AsyncWorkerPool:
                 self._open -= 1
 
     def _release(self, connection: _AsyncConnection, keep: bool) -> None:
-        if keep and not connection.closed:
+        if keep and not connection.closed and not self._closed:
             if not self._wake(connection):
                 self._idle.append(connection)
             return
@@ -431,3 +456,14 @@ class AsyncWorkerPool:
         while self._idle:
             self._idle.pop().close()
             self._open -= 1
+
+
+async def ping(path: str, timeout: float = 2.0) -> int | None:
+    """The status of ``GET /ping`` on the worker at ``path``; None when it cannot answer."""
+    pool = AsyncWorkerPool(path, size=1)
+    try:
+        return (await pool.request("GET", "/ping", timeout=timeout)).status
+    except (WorkerUnavailable, WorkerFailed):  # WorkerTimeout is a WorkerFailed
+        return None
+    finally:
+        pool.close()

@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
-import importlib
 import json
 import os
 import signal
@@ -42,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from sagebox.home import Home
-from sagebox.runtime.processes import process_start_ticks
+from sagebox.runtime.processes import kill_process_groups, process_start_ticks
 from sagebox.runtime.reporting import load_factory
 from sagebox.serving import hostctl
 from sagebox.serving.deployment import Deployment, VariantSpec
@@ -70,8 +69,6 @@ REQUESTS = "sagebox.control.endpoint_state:requests_of"
 POLL_SECONDS = 1.0
 WAKE_CHECK_SECONDS = 0.1
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-# The library each built-in algorithm's model needs, preloaded by the fork server.
-_LIBRARIES = {"xgboost": "xgboost", "lightgbm": "lightgbm", "catboost": "catboost"}
 
 
 class Generation:
@@ -300,7 +297,9 @@ class Host:
                 "the model's ExecutionRoleArn may read it."
             ) from None
         env = self._environment(variant, environment)
-        launcher = await self._launcher(env, self._preload(variant, folder / "model", env))
+        # imports the algorithms' modules and walks the model: not on the event loop
+        preload = await asyncio.to_thread(self._preload, variant, folder / "model", env)
+        launcher = await self._launcher(env, preload)
         setup = WorkerSetup(folder / "model", env, 0, variant.model.network_isolation)
         number = generation.number
         logs = self.logs / variant.name
@@ -343,21 +342,10 @@ class Host:
 
     def _preload(self, variant: VariantSpec, model_dir: Path, env: dict[str, str]) -> list[str]:
         """Modules the variant's workers will import: the fork server imports them first."""
-        from sagebox.algorithms import ALGORITHMS
+        from sagebox.algorithms.inference import model_modules
         from sagebox.runtime.images import resolve_image
 
-        names = {p.name for p in model_dir.rglob("*") if p.is_file()}
-        modules: list[str] = []
-        for algorithm, module_name in ALGORITHMS.items():
-            try:
-                module = importlib.import_module(module_name)
-            except ImportError:
-                continue
-            if getattr(module, "MODEL_FILENAME", None) in names:
-                modules += [
-                    module_name,
-                    *([_LIBRARIES[algorithm]] if algorithm in _LIBRARIES else []),
-                ]
+        modules = model_modules(model_dir)
         with contextlib.suppress(Exception):
             entry = resolve_image(variant.model.image).entry
             if entry.requires and (entry.kind == "framework" or env.get("SAGEMAKER_PROGRAM")):
@@ -481,7 +469,7 @@ class Host:
     def _kill_stale(self) -> None:
         """Kill what a dead predecessor left running (after our routes replaced its)."""
         if self.stale:
-            hostctl.kill_processes(self.stale)
+            kill_process_groups(self.stale)
             self.stale = []
             self.mark_workers()
 

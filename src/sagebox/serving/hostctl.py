@@ -14,25 +14,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import shutil
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
-from typing import Any
 
+from sagebox.files import write_json
 from sagebox.home import Home
-from sagebox.runtime.processes import is_alive, process_start_ticks
+from sagebox.runtime.processes import is_alive, kill_recorded, spawn_detached
 from sagebox.serving.routes import endpoint_dir, remove_routes
 
 __all__ = [
     "ensure_host",
+    "finish_deleting",
     "host_alive",
-    "kill_processes",
-    "kill_recorded",
     "log_dir",
     "start_host",
     "teardown",
@@ -47,31 +42,15 @@ def log_dir(home: Home, name: str) -> Path:
     return home.logs_path / "endpoint" / name
 
 
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def start_host(home: Home, name: str) -> None:
     """Launch the endpoint's host, detached: it outlives this process."""
     folder = endpoint_dir(home.path, name)
     folder.mkdir(parents=True, exist_ok=True)
     logs = log_dir(home, name)
     logs.mkdir(parents=True, exist_ok=True)
-    with (logs / "host.log").open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "sagebox.serving.host", "--home", str(home.path), name],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-            env={**os.environ, "SAGEBOX_HOME": str(home.path)},
-        )
-    # Reap it when it ends so it never lingers as a zombie of this process.
-    threading.Thread(target=process.wait, daemon=True).start()
-    write_json(folder / PID, {"pid": process.pid, "ticks": process_start_ticks(process.pid)})
+    command = [sys.executable, "-m", "sagebox.serving.host", "--home", str(home.path), name]
+    pid, ticks = spawn_detached(command, logs / "host.log", home.path)
+    write_json(folder / PID, {"pid": pid, "ticks": ticks})
 
 
 def host_alive(home: Home, name: str) -> bool:
@@ -99,36 +78,21 @@ def wake(home: Home, name: str) -> None:
         path.write_text(str(time.time_ns()))
 
 
+def finish_deleting(home: Home, name: str) -> bool:
+    """Carry out a deletion the API recorded: the live host does it (woken now); without
+    one (a Failed endpoint, a host that died) it is done here. True when done here."""
+    if host_alive(home, name):
+        wake(home, name)
+        return False
+    teardown(home, name)
+    return True
+
+
 def ensure_host(home: Home, name: str) -> None:
     if host_alive(home, name):
         wake(home, name)
     else:
         start_host(home, name)
-
-
-def kill_recorded(folder: Path) -> None:
-    """Kill the process groups in ``workers.json`` that still run (a dead host's)."""
-    try:
-        entries = json.loads((folder / WORKERS).read_text())
-    except (OSError, ValueError):
-        return
-    kill_processes(entries)
-
-
-def kill_processes(entries: list[dict[str, Any]]) -> None:
-    """SIGKILL the process groups of ``entries`` (``{"pid", "ticks"}``) still running, and
-    wait (bounded) until they are gone."""
-    killed = []
-    for entry in entries:
-        if is_alive(entry.get("pid"), entry.get("ticks")):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(entry["pid"], signal.SIGKILL)
-            killed.append(entry)
-    deadline = time.monotonic() + 5
-    while killed and time.monotonic() < deadline:
-        killed = [e for e in killed if is_alive(e.get("pid"), e.get("ticks"))]
-        if killed:
-            time.sleep(0.02)
 
 
 def remove_folder(folder: Path) -> None:
@@ -147,9 +111,7 @@ def teardown(home: Home, name: str) -> None:
     from sagebox.errors import ResourceNotFound
 
     folder = endpoint_dir(home.path, name)
-    remove_routes(home.path, name)
-    kill_recorded(folder)
-    remove_folder(folder)
+    _clear(home, name, folder)
     with contextlib.suppress(OSError):
         (folder / LOCK).unlink()
         folder.rmdir()
@@ -161,6 +123,11 @@ def teardown_leftovers(home: Home, name: str) -> None:
     """Before creating an endpoint: clear what an earlier endpoint of the name left."""
     folder = endpoint_dir(home.path, name)
     if folder.exists() and not host_alive(home, name):
-        remove_routes(home.path, name)
-        kill_recorded(folder)
-        remove_folder(folder)
+        _clear(home, name, folder)
+
+
+def _clear(home: Home, name: str, folder: Path) -> None:
+    """No routes, none of the recorded processes, no files but the lock."""
+    remove_routes(home.path, name)
+    kill_recorded(folder / WORKERS)
+    remove_folder(folder)

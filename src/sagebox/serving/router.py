@@ -20,6 +20,7 @@ capture are recorded in memory and written in the background.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import itertools
 import random
@@ -42,6 +43,7 @@ from sagebox.errors import (
 )
 from sagebox.serving import capture as capture_module
 from sagebox.serving import metrics as metrics_module
+from sagebox.serving.errors import WorkerFailed, WorkerTimeout, WorkerUnavailable
 from sagebox.serving.routes import EndpointRoutes, RoutesCache, VariantRoute
 
 if TYPE_CHECKING:
@@ -149,8 +151,9 @@ class Router:
         self._routes = RoutesCache(home.path)
         self._metrics = metrics_module.recorder(home)
         self._capture = capture_module.writer(home)
-        self._turns: dict[tuple[str, int, str], itertools.count[int]] = {}
-        self._weights: dict[tuple[str, int], _Weights] = {}
+        # per endpoint (and variant): replaced as the routes change, never accumulated
+        self._turns: dict[tuple[str, str], itertools.count[int]] = {}
+        self._weights: dict[str, _Weights] = {}
         self._captures: dict[str, tuple[object, capture_module.CaptureConfig | None]] = {}
         self._lock = threading.Lock()
         self._sync_clients: dict[str, SyncWorkerClient] = {}
@@ -160,14 +163,10 @@ class Router:
     # ---- the two ways in ----------------------------------------------------------------
     def invoke(self, request: Invocation, *, started: float | None = None) -> Answer:
         """Invoke the endpoint and wait for its answer (blocking)."""
-        from sagebox.serving.errors import WorkerFailed, WorkerTimeout, WorkerUnavailable
-
         plan = self._plan(request, time.perf_counter() if started is None else started)
         for _ in range(2):
             for socket in plan.sockets:
-                concurrency = self._metrics.begin(
-                    request.endpoint, plan.routes.arn, plan.variant.name
-                )
+                concurrency = self._begin(plan)
                 sent = time.perf_counter()
                 try:
                     reply = self._sync_client(socket).request(
@@ -181,19 +180,17 @@ class Router:
                 except WorkerFailed:
                     raise self._failure(plan, request, sent, concurrency, timed_out=False) from None
                 return self._answer(plan, request, reply, sent, concurrency)
-            plan = self._replan(request, plan)
+            # every worker refused: an update may have swapped the routes (with unchanged
+            # routes, the same workers get one more try)
+            plan = self._plan(request, plan.started)
         raise self._unavailable(plan)
 
     async def ainvoke(self, request: Invocation, *, started: float | None = None) -> Answer:
         """Invoke the endpoint without blocking the event loop."""
-        from sagebox.serving.errors import WorkerFailed, WorkerTimeout, WorkerUnavailable
-
         plan = self._plan(request, time.perf_counter() if started is None else started)
         for _ in range(2):
             for socket in plan.sockets:
-                concurrency = self._metrics.begin(
-                    request.endpoint, plan.routes.arn, plan.variant.name
-                )
+                concurrency = self._begin(plan)
                 sent = time.perf_counter()
                 try:
                     reply = await self._async_client(socket).request(
@@ -207,7 +204,9 @@ class Router:
                 except WorkerFailed:
                     raise self._failure(plan, request, sent, concurrency, timed_out=False) from None
                 return self._answer(plan, request, reply, sent, concurrency)
-            plan = self._replan(request, plan)
+            # every worker refused: an update may have swapped the routes (with unchanged
+            # routes, the same workers get one more try)
+            plan = self._plan(request, plan.started)
         raise self._unavailable(plan)
 
     # ---- shared decisions -----------------------------------------------------------------
@@ -223,7 +222,7 @@ class Router:
         variant = self._variant(routes, request.target_variant)
         sockets = variant.sockets
         if len(sockets) > 1:
-            key = (routes.endpoint, routes.generation, variant.name)
+            key = (routes.endpoint, variant.name)
             turn = self._turns.get(key)
             if turn is None:
                 with self._lock:
@@ -251,21 +250,16 @@ class Router:
                 f"Endpoint {routes.endpoint} has no production variant serving now. "
                 "Try again shortly; DescribeEndpoint shows its status."
             )
-        weights = self._weights.get((routes.endpoint, routes.generation))
+        weights = self._weights.get(routes.endpoint)
         if weights is None or weights.variants is not variants:
             cumulative = list(itertools.accumulate(max(0.0, v.weight) for v in variants))
             weights = _Weights(variants, cumulative)
-            self._weights[(routes.endpoint, routes.generation)] = weights
+            self._weights[routes.endpoint] = weights
         total = weights.cumulative[-1]
         if total <= 0:  # every weight 0: AWS still answers, from any variant
             return random.choice(variants)
         index = bisect.bisect_right(weights.cumulative, random.random() * total)
         return variants[min(index, len(variants) - 1)]
-
-    def _replan(self, request: Invocation, plan: _Plan) -> _Plan:
-        """The routes again, after every worker of ``plan`` refused: an update may have
-        swapped them (with unchanged routes, the same workers get one more try)."""
-        return self._plan(request, plan.started)
 
     def _begin(self, plan: _Plan) -> int:
         return self._metrics.begin(plan.routes.endpoint, plan.routes.arn, plan.variant.name)
@@ -404,8 +398,6 @@ class Router:
     def _async_client(self, socket: str) -> AsyncWorkerPool:
         """The connection pool of ``socket`` in the running event loop (pools belong to
         one loop; the server has one, tests may run several in turn)."""
-        import asyncio
-
         loop = asyncio.get_running_loop()
         if loop is not self._async_loop:
             self._async_loop, self._async_clients = loop, {}

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from sagebox.files import write_text
+
 __all__ = [
     "EndpointRoutes",
     "RoutesCache",
@@ -69,9 +71,7 @@ def write_routes(home: Path, routes: EndpointRoutes) -> None:
     """Publish ``routes`` for its endpoint atomically."""
     folder = endpoint_dir(home, routes.endpoint)
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".routes.{os.getpid()}.tmp"
-    tmp.write_text(routes.to_json())
-    os.replace(tmp, folder / "routes.json")
+    write_text(folder / "routes.json", routes.to_json())
 
 
 def remove_routes(home: Path, endpoint: str) -> None:

@@ -1,9 +1,11 @@
 """A serverless variant: a gateway in the endpoint's host, and workers started on demand.
 
 The gateway listens on one Unix socket and speaks HTTP/1.1 to the router as a worker
-does. It holds ``MaxConcurrency`` slots: a request beyond them is answered at once with
-429 and ``X-Amzn-ErrorType: ThrottlingException`` (never queued). Each worker serves
-one request at a time. A request that finds no idle worker cold-starts one (fork,
+does (the workers' own server, :mod:`sagebox.serving.wire`, with the gateway as its app),
+and forwards to its workers with the router's client (:mod:`sagebox.serving.client`).
+It holds ``MaxConcurrency`` slots: a request beyond them is answered at once with 429
+and ``X-Amzn-ErrorType: ThrottlingException`` (never queued). Each worker serves one
+request at a time. A request that finds no idle worker cold-starts one (fork,
 load the model, answer ``/ping``), measured as ``ModelSetupTime``.
 ``ProvisionedConcurrency`` workers start with the endpoint and never stop; the others
 stop after an idle time: 60 s by default, or ``SAGEBOX_SERVERLESS_IDLE_SECONDS`` in the
@@ -20,15 +22,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sagebox.serving import http1
+from sagebox.serving import wire
+from sagebox.serving.client import AsyncWorkerPool, listen_unix
 from sagebox.serving.deployment import ServerlessSpec, VariantSpec
+from sagebox.serving.errors import WorkerFailed, WorkerTimeout, WorkerUnavailable
+from sagebox.serving.router import MODEL_TIMEOUT
 from sagebox.serving.routes import VariantRoute
 from sagebox.serving.workers import Launcher, StartError, WorkerProcess, WorkerSetup
 
@@ -36,21 +40,7 @@ __all__ = ["IDLE_SECONDS", "IDLE_VARIABLE", "ServerlessVariant"]
 
 IDLE_SECONDS = 60.0
 IDLE_VARIABLE = "SAGEBOX_SERVERLESS_IDLE_SECONDS"
-MODEL_TIMEOUT = 60.0
 _PASS_HEADERS = ("content-type", "x-amzn-sagemaker-custom-attributes", "x-sagebox-model-latency-us")
-
-
-def _listen(path: str) -> socket.socket:
-    """A listening socket at ``path`` (owner-only), however long the path."""
-    from sagebox.serving.client import unix_address
-
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with unix_address(path) as address:
-        sock.bind(address)
-    os.chmod(path, 0o600)
-    sock.listen(1024)
-    sock.setblocking(False)
-    return sock
 
 
 def idle_seconds(environment: dict[str, str]) -> float:
@@ -66,7 +56,7 @@ def idle_seconds(environment: dict[str, str]) -> float:
 @dataclass(eq=False)
 class _Worker:
     process: WorkerProcess
-    connection: http1.UnixConnection
+    connection: AsyncWorkerPool  # one connection: a worker serves one request at a time
     provisioned: bool = False
     busy: bool = False
     last_used: float = 0.0
@@ -97,8 +87,7 @@ class ServerlessVariant:
         self.idle_after = idle_seconds(setup.environment)
         self.workers: list[_Worker] = []
         self.in_flight = 0
-        self._server: asyncio.Server | None = None
-        self._connections: dict[asyncio.StreamWriter, bool] = {}  # writer -> busy
+        self._server: wire.Server | None = None
         self._closing = False
         self._reaper: asyncio.Task[None] | None = None
         self._starting = 0  # provisioned workers being (re)started
@@ -107,16 +96,12 @@ class ServerlessVariant:
 
     # ---- life ----------------------------------------------------------------------------
     async def start(self) -> None:
-        with contextlib.suppress(OSError):
-            os.unlink(self.gateway_socket)
         provisioned = self.config.provisioned_concurrency > 0
         probe = await self._cold_start(provisioned=provisioned, measure=provisioned)
         await self._provision()
         if not probe.provisioned:
             await self._retire(probe)
-        self._server = await asyncio.start_unix_server(
-            self._serve, sock=_listen(self.gateway_socket), limit=http1.MAX_HEAD
-        )
+        self._server = await wire.start(self._app, listen_unix(self.gateway_socket))
         self._reaper = asyncio.ensure_future(self._reap())
 
     def route(self) -> VariantRoute:
@@ -160,9 +145,6 @@ class ServerlessVariant:
             self._provision_failed = time.monotonic()
             self.note(f"sagebox: a provisioned worker of {self.spec.name} failed to start: {exc}")
 
-    def processes(self) -> list[WorkerProcess]:
-        return [w.process for w in self.workers]
-
     async def stop(self, timeout: float) -> None:
         """Stop taking requests, let those in flight finish (up to ``timeout``), stop."""
         self._closing = True
@@ -170,15 +152,7 @@ class ServerlessVariant:
             if task is not None:
                 task.cancel()
         if self._server is not None:
-            self._server.close()
-        for writer, busy in list(self._connections.items()):
-            if not busy:
-                writer.close()
-        end = time.monotonic() + timeout
-        while self.in_flight and time.monotonic() < end:
-            await asyncio.sleep(0.02)
-        for writer in list(self._connections):
-            writer.close()
+            await self._server.close(drain_seconds=timeout)
         await asyncio.gather(*(self._retire(w, timeout=2) for w in list(self.workers)))
         with contextlib.suppress(OSError):
             os.unlink(self.gateway_socket)
@@ -190,7 +164,7 @@ class ServerlessVariant:
         await self.launcher.start(process, self.setup, self.spec.startup_timeout)
         if measure:
             self.observe("ModelSetupTime", (time.perf_counter() - started) * 1e6)
-        worker = _Worker(process, http1.UnixConnection(process.socket), provisioned)
+        worker = _Worker(process, AsyncWorkerPool(process.socket, size=1), provisioned)
         worker.last_used = time.monotonic()
         self.workers.append(worker)
         return worker
@@ -248,35 +222,25 @@ class ServerlessVariant:
         return max(idle, key=lambda w: (w.provisioned, w.last_used))
 
     # ---- the gateway ---------------------------------------------------------------------
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._connections[writer] = False
-        try:
-            while not self._closing:
-                try:
-                    request = await http1.read_request(reader)
-                except http1.ProtocolError as exc:
-                    http1.write_response(writer, 400, str(exc).encode(), close=True)
-                    break
-                if request is None:
-                    break
-                self._connections[writer] = True
-                status, body, headers = await self._answer(request)
-                close = self._closing or not request.keep_alive
-                http1.write_response(writer, status, body, headers, close=close)
-                await writer.drain()
-                self._connections[writer] = False
-                if close:
-                    break
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._connections.pop(writer, None)
-            writer.close()
+    async def _app(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        """The gateway as the router sees it: ``/ping`` and ``/invocations``."""
+        message = await receive()
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        status, body, answer_headers = await self._answer(
+            scope["method"], scope["path"], headers, message.get("body", b"")
+        )
+        out = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer_headers.items()
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": body})
 
-    async def _answer(self, request: http1.Message) -> tuple[int, bytes, dict[str, str]]:
-        if request.method == "GET" and request.target == "/ping":
+    async def _answer(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        if method == "GET" and path == "/ping":
             return 200, b"", {}
-        if request.method != "POST" or request.target != "/invocations":
+        if method != "POST" or path != "/invocations":
             return 404, b"Only GET /ping and POST /invocations are served.", {}
         if self.in_flight >= self.config.max_concurrency:
             message = (
@@ -288,11 +252,13 @@ class ServerlessVariant:
             return 429, message.encode(), headers
         self.in_flight += 1
         try:
-            return await self._forward(request)
+            return await self._forward(headers, body)
         finally:
             self.in_flight -= 1
 
-    async def _forward(self, request: http1.Message) -> tuple[int, bytes, dict[str, str]]:
+    async def _forward(
+        self, request_headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
         worker = self._idle_worker()
         if worker is not None:
             worker.busy = True
@@ -304,34 +270,24 @@ class ServerlessVariant:
                 return 500, message.encode(), {"Content-Type": "text/plain"}
             worker.busy = True
         headers = {
-            name: request.headers[name.lower()]
+            name: request_headers[name.lower()]
             for name in ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
-            if name.lower() in request.headers
+            if name.lower() in request_headers
         }
         try:
-            answer = await asyncio.wait_for(
-                worker.connection.request("POST", "/invocations", request.body, headers),
-                MODEL_TIMEOUT,
+            answer = await worker.connection.request(
+                "POST", "/invocations", body, headers, MODEL_TIMEOUT
             )
-        except (OSError, http1.ProtocolError, asyncio.IncompleteReadError) as exc:
-            worker.connection.close()
-            reason = worker.process.failure() if not worker.process.alive() else repr(exc)
+        except WorkerTimeout:
+            await self._retire(worker, timeout=1)  # it may still be busy: start afresh
+            message = f"The model did not answer within {MODEL_TIMEOUT:g} seconds."
+            return 500, message.encode(), {}
+        except (WorkerUnavailable, WorkerFailed) as exc:
+            reason = worker.process.failure() if not worker.process.alive() else str(exc)
             message = f"The model's worker did not answer: {reason}"
             return 500, message.encode(), {"Content-Type": "text/plain"}
-        except TimeoutError:
-            worker.connection.close()
-            await self._retire(worker, timeout=1)  # it may still be busy: start afresh
-            return 500, b"The model did not answer within 60 seconds.", {}
         finally:
             worker.busy = False
             worker.last_used = time.monotonic()
         passed = {k: v for k, v in answer.headers.items() if k in _PASS_HEADERS}
         return answer.status, answer.body, passed
-
-    def describe(self) -> dict[str, Any]:
-        """What the variant runs now (for the host's log and tests)."""
-        return {
-            "workers": len(self.workers),
-            "provisioned": sum(w.provisioned for w in self.workers),
-            "in_flight": self.in_flight,
-        }

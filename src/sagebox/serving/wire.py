@@ -10,7 +10,8 @@ the router and its workers: ``Content-Length`` or chunked bodies in, keep-alive,
 pipelined requests answered in order, ``Connection: close``, HEAD, an idle timeout.
 
 :func:`serve` runs until SIGTERM: it stops accepting, lets the requests in flight finish,
-closes the idle connections, and returns.
+closes the idle connections, and returns. :func:`start` serves beside other work (the
+serverless gateway in an endpoint's host), until its :meth:`Server.close`.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ import asyncio
 import contextlib
 import signal
 import socket
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import httptools
 
-__all__ = ["serve"]
+__all__ = ["Server", "serve", "start"]
 
 Scope = MutableMapping[str, Any]
 App = Callable[[Scope, Any, Any], Awaitable[None]]
@@ -228,25 +230,47 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+class Server:
+    """A running server: :func:`start` makes one, :meth:`close` drains and ends it."""
+
+    def __init__(self, state: _Server, server: asyncio.AbstractServer) -> None:
+        self._state = state
+        self._server = server
+
+    async def close(self, drain_seconds: float | None = None) -> None:
+        """Stop accepting; close idle connections; let the requests in flight finish (for
+        up to ``drain_seconds``, or however long they take); close the rest."""
+        state = self._state
+        state.closing = True
+        self._server.close()
+        for connection in list(state.connections):
+            if not connection.busy:
+                connection.close()
+        end = None if drain_seconds is None else time.monotonic() + drain_seconds
+        while any(c.busy for c in state.connections) and (end is None or time.monotonic() < end):
+            await asyncio.sleep(0.01)
+        for connection in list(state.connections):
+            connection.close()
+        with contextlib.suppress(Exception):
+            await self._server.wait_closed()
+
+
+async def start(app: App, sock: socket.socket, keep_alive_seconds: float = 600.0) -> Server:
+    """Serve ``app`` on the listening socket ``sock`` from now on."""
+    loop = asyncio.get_running_loop()
+    state = _Server(app, keep_alive_seconds)
+    server = await loop.create_unix_server(lambda: _Connection(state), sock=sock, backlog=1024)
+    return Server(state, server)
+
+
 async def serve(app: App, sock: socket.socket, keep_alive_seconds: float = 600.0) -> None:
     """Serve ``app`` on the listening socket ``sock`` until SIGTERM, then drain."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    state = _Server(app, keep_alive_seconds)
-    server = await loop.create_unix_server(lambda: _Connection(state), sock=sock, backlog=1024)
+    server = await start(app, sock, keep_alive_seconds)
     try:
         await stop.wait()
     finally:
-        state.closing = True
-        server.close()
-        for connection in list(state.connections):
-            if not connection.busy:
-                connection.close()
-        while any(c.busy for c in state.connections):
-            await asyncio.sleep(0.01)
-        for connection in list(state.connections):
-            connection.close()
-        with contextlib.suppress(Exception):
-            await server.wait_closed()
+        await server.close()

@@ -35,7 +35,6 @@ import asyncio
 import contextlib
 import os
 import socket
-import stat
 import sys
 import time
 import traceback
@@ -44,7 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sagebox.serving.client import unix_address
+from sagebox.serving.client import listen_unix
 from sagebox.serving.errors import ModelError, ModelLoadError
 from sagebox.serving.handlers import CUSTOM_ATTRIBUTES, InferenceSession, RequestContext
 
@@ -213,21 +212,6 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _listen(path: Path) -> socket.socket:
-    """A listening Unix socket at ``path`` (owner-only), replacing a stale one."""
-    try:
-        if stat.S_ISSOCK(os.lstat(path).st_mode):
-            path.unlink()
-    except FileNotFoundError:
-        pass
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    with unix_address(str(path)) as address:
-        sock.bind(address)
-    os.chmod(path, 0o600)
-    sock.listen(1024)
-    return sock
-
-
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m sagebox.serving.worker", description="Serve one model on a Unix socket."
@@ -265,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc(file=sys.stdout)
         return _fail(f"Loading the model from {args.model_dir} failed: {type(exc).__name__}: {exc}")
     try:
-        sock = _listen(args.socket)
+        sock = listen_unix(str(args.socket))
     except OSError as exc:
         return _fail(f"Cannot serve on socket {args.socket}: {exc}.")
     return _serve(WorkerApp(session), sock, args.socket)

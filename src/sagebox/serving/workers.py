@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 from sagebox.runtime.instance_types import instance_profile
 from sagebox.runtime.processes import is_alive, process_start_ticks
-from sagebox.serving import http1
+from sagebox.serving.client import ping
 from sagebox.serving.deployment import VariantSpec
 from sagebox.serving.forkserver import ForkServer
 from sagebox.serving.routes import VariantRoute
@@ -154,7 +154,7 @@ class Launcher:
         while True:
             if not worker.alive():
                 raise StartError(f"the model server exited while loading: {worker.failure()}")
-            if os.path.exists(worker.socket) and await http1.ping(worker.socket, 2.0) == 200:
+            if os.path.exists(worker.socket) and await ping(worker.socket, 2.0) == 200:
                 worker.ready = True
                 return
             if time.monotonic() > end:
@@ -190,8 +190,6 @@ class VariantRuntime(Protocol):
 
     async def check(self) -> None:
         """Restart what died (called about five times a second)."""
-
-    def processes(self) -> list[WorkerProcess]: ...
 
     async def stop(self, timeout: float) -> None: ...
 

@@ -61,30 +61,30 @@ class ThreadInvoker:
         self._sessions = [InferenceSession(model_dir, environment) for _ in range(slots)]
         self._free = list(self._sessions)
         self._lock = threading.Lock()
-        self._started: dict[int, float] = {}
+        # when each submitted invocation started running (0.0 while it waits its turn)
+        self._started: dict[Future[Answer], list[float]] = {}
         self._pool = ThreadPoolExecutor(max_workers=slots, thread_name_prefix="transform")
 
-    def _run(self, body: bytes, key: list[int]) -> Answer:
+    def _run(self, body: bytes, started: list[float]) -> Answer:
         with self._lock:
             session = self._free.pop()
-            self._started[key[0]] = time.monotonic()
+        started[0] = time.monotonic()
         try:
             return session.invoke(body, self.call.content_type, self.call.accept)
         finally:
             with self._lock:
                 self._free.append(session)
-                self._started.pop(key[0], None)
 
     def submit(self, body: bytes) -> Future[Answer]:
-        key = [0]
-        future = self._pool.submit(self._run, body, key)
-        key[0] = id(future)
+        started = [0.0]  # made before the call can run, so its start is never missed
+        future = self._pool.submit(self._run, body, started)
+        self._started[future] = started
+        future.add_done_callback(lambda done: self._started.pop(done, None))
         return future
 
     def overdue(self, future: Future[Answer]) -> bool:
-        with self._lock:
-            started = self._started.get(id(future))
-        return started is not None and time.monotonic() - started > self.call.timeout
+        cell = self._started.get(future)
+        return cell is not None and cell[0] > 0 and time.monotonic() - cell[0] > self.call.timeout
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -103,22 +103,10 @@ def _alarm(_signum: int, _frame: object) -> None:
 
 def _preload(model_dir: Path) -> list[str]:
     """What the fork server imports: the serving code, and the model's library."""
-    import importlib.util
+    from sagebox.algorithms.inference import model_modules
 
-    from sagebox.algorithms import ALGORITHMS, algorithm
-
-    names = {p.name for p in model_dir.rglob("*") if p.is_file()}
     modules = [__name__, "sagebox.serving.handlers", "sagebox.algorithms.inference", "pandas"]
-    for name in ALGORITHMS:
-        try:
-            module = algorithm(name)
-        except ModuleNotFoundError:
-            continue
-        if getattr(module, "MODEL_FILENAME", None) in names:
-            modules.append(module.__name__)
-            if importlib.util.find_spec(name) is not None:  # xgboost, lightgbm, catboost
-                modules.append(name)
-    return modules
+    return modules + model_modules(model_dir)
 
 
 def _start_worker(model_dir: str, environment: dict[str, str], call: _Call, loaded: Any) -> None:
