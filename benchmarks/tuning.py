@@ -23,11 +23,12 @@ How it is measured, honestly:
 - Figures 1-4 compare *strategies*, so they run sagebox's own tuning code in this process:
   the request is parsed by the control plane's ``tuning_request.parse`` and planned by
   ``tuning_service.plan_of``, and ``sagebox.tuning.tuner.Tuner`` runs it with the real
-  strategies (Bayesian = Optuna's GPSampler, Random, Hyperband), the real early-stopping
-  rule, warm-start seeding (``warm_start.check_warm_start`` on the parent's documents)
-  and completion criteria. Only the backend differs: a trial trains XGBoost in this
-  process (``benchmarks/tuning_objective.py``) instead of running a training job, one
-  boosting round each time the tuner reads its objective curve. Real training jobs
+  strategies (Bayesian = Optuna's GPSampler fitted to the objective's ranks, Random,
+  Hyperband), the real early-stopping rule, warm-start seeding
+  (``warm_start.check_warm_start`` on the parent's documents) and completion criteria.
+  Only the backend differs: a trial trains XGBoost in this process
+  (``benchmarks/tuning_objective.py``) instead of running a training job, one boosting
+  round each time the tuner reads its objective curve. Real training jobs
   (process start, staging, reports) would make seeds x trials x tasks x strategies take
   hours on two cores; figure 5 measures what they add.
 - The objective is ``validation:auc`` after the last round; the per-round validation AUC

@@ -238,10 +238,41 @@ def best_of(name: str, seed: int, n: int = 20, prior: tuple[Evaluated, ...] = ()
 
 
 def test_bayesian_beats_random_on_a_smooth_objective() -> None:
+    found = []
     for seed in range(3):
         bayesian, random_ = best_of("Bayesian", seed), best_of("Random", seed)
         assert bayesian < random_, (seed, bayesian, random_)
-        assert bayesian < 0.05
+        found.append(bayesian)
+    # the GP of ranks is robust to outliers, at the cost of some precision on a smooth,
+    # noise-free objective (raw values would pin this one down to about 0.001)
+    assert statistics.median(found) < 0.1, found
+
+
+def test_bayesian_search_is_the_same_for_any_increasing_transform_of_the_objective() -> None:
+    # The GP sees the ranks' normal scores: AUC or its logit, a loss or exp of it, and one
+    # disastrous trial (a configuration that learns nothing) all give the same next points.
+    def exploded(h: Mapping[str, str]) -> float:
+        value = quadratic(h)
+        return math.exp(value) if value > 20 else value
+
+    def trials(objective: Callable[[Mapping[str, str]], float]) -> list[dict[str, str]]:
+        s = make("Bayesian", ranges=PLANE, objective=MINIMIZE, seed=3, max_trials=12)
+        return [dict(t.hyperparameters) for t in run(s, 12, objective)]
+
+    plain = trials(quadratic)
+    assert trials(lambda h: math.exp(quadratic(h) / 10)) == plain
+    assert trials(exploded) == plain
+
+
+def test_normal_scores_are_rank_quantiles_with_ties_averaged() -> None:
+    from statistics import NormalDist
+
+    from sagebox.tuning.strategies.bayesian import normal_scores
+
+    scores = normal_scores([0.99, 0.5, 0.98, 0.98])
+    q = NormalDist().inv_cdf
+    assert scores == pytest.approx([q(3.5 / 4), q(0.5 / 4), q(2 / 4), q(2 / 4)])
+    assert normal_scores([1e9, -1e9]) == pytest.approx([q(0.75), q(0.25)])
 
 
 def test_bayesian_learns_from_warm_start_trials() -> None:

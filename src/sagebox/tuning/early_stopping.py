@@ -41,6 +41,7 @@ MIN_RANK_CORRELATION = 0.3
 __all__ = [
     "MIN_RANK_CORRELATION",
     "MIN_TRIALS",
+    "average_ranks",
     "epoch_predicts_final",
     "median_of_running_averages",
     "rank_correlation",
@@ -103,13 +104,14 @@ def epoch_predicts_final(
 def rank_correlation(x: Sequence[float], y: Sequence[float]) -> float | None:
     """Spearman's rank correlation (ties get their average rank); None when either side
     is constant (no ranking to compare)."""
-    rx, ry = _ranks(x), _ranks(y)
+    rx, ry = average_ranks(x), average_ranks(y)
     if len(set(rx)) < 2 or len(set(ry)) < 2:
         return None
     return statistics.correlation(rx, ry)
 
 
-def _ranks(values: Sequence[float]) -> list[float]:
+def average_ranks(values: Sequence[float]) -> list[float]:
+    """Each value's 0-based rank from the lowest, ties sharing their average rank."""
     order = sorted(range(len(values)), key=lambda i: values[i])
     ranks = [0.0] * len(values)
     start = 0
