@@ -22,8 +22,8 @@ has outliers, and both measured by ``benchmarks/tuning.py`` (figures 1 and 4):
 - The expected improvement is that of an *observation* (the GP's noise added to its
   predictive variance), not of the noise-free objective: the tuning job's best training
   job is the one with the best observed objective, and a trial in a region known to be
-  good can still beat a lucky best. This applies when one trial is asked at a time;
-  with trials running, Optuna's batch acquisition (qLogEI) decides as it is.
+  good can still beat a lucky best. On Optuna 5 this applies when one trial is asked at
+  a time; with trials running, its batch acquisition (qLogEI) decides as it is.
 
 GPSampler needs PyTorch and SciPy. Where either is missing the strategy uses Optuna's
 TPESampler (a tree-structured Parzen estimator, also Bayesian) and logs a warning.
