@@ -55,7 +55,8 @@ How it is measured, honestly:
   and ``xgboost.train`` call. Overhead per trial = wall / trials minus the objective's own
   time (for sagebox, the same ``xgboost.train`` re-run here on each trial's values).
   Figure 5b runs the tuner loop with trials that train nothing (a fixed curve, one value
-  per read) against Optuna's ask / report / tell with the same sampler.
+  per read) against Optuna's ask / report / tell with the same sampler (for Bayesian,
+  Optuna's stock GPSampler: sagebox's subclass also ranks the values, microseconds).
 - Wall times are from a shared 2-core machine: expect noise; rounds are exact. PyTorch
   and XGBoost get one thread each (``OMP_NUM_THREADS=1``).
 

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
+from sagebox.tuning.early_stopping import average_ranks
 from sagebox.tuning.strategies._optuna import OptunaStrategy
 
 if TYPE_CHECKING:
@@ -63,8 +64,6 @@ def normal_scores(values: Sequence[float]) -> list[float]:
     """Each value's rank as a standard normal quantile, ``(rank + 0.5) / n`` for the
     0-based rank from the lowest, ties sharing their average rank: the values' spread and
     outliers do not matter, only their order."""
-    from sagebox.tuning.early_stopping import average_ranks
-
     normal, n = NormalDist(), len(values)
     return [normal.inv_cdf((rank + 0.5) / n) for rank in average_ranks(values)]
 
