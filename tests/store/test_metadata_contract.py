@@ -562,6 +562,31 @@ def test_concurrent_first_opens_migrate_once(url: str) -> None:
         assert len(store.list(KIND, ListQuery()).records) == 4
 
 
+def test_threads_migrating_different_databases_at_once_each_get_their_own(
+    tmp_path: Path,
+) -> None:
+    # Alembic's proxies hold one migration per process: unserialized, the threads ran
+    # each other's DDL on the wrong database, or crashed the interpreter (hence a child).
+    code = f"""
+import threading
+from sagebox.store.metadata import open_metadata_store
+barrier = threading.Barrier(4)
+def first_open(index):
+    barrier.wait()
+    with open_metadata_store(f"sqlite:///{tmp_path}/db{{round}}-{{index}}/metadata.db") as s:
+        assert s.integrity_check() == "ok"
+for round in range(25):
+    threads = [threading.Thread(target=first_open, args=(i,)) for i in range(4)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+print("ok")
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert (out.returncode, out.stdout.strip()) == (0, "ok"), out.stderr[-2000:]
+    assert len(list(tmp_path.glob("db*/metadata.db"))) == 100
+
+
 def test_a_forked_child_uses_its_own_connections(store: MetadataStore) -> None:
     make(store, "before-fork")
     context = multiprocessing.get_context("fork")

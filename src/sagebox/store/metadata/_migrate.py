@@ -3,13 +3,15 @@
 The common case, a database already at ``HEAD``, costs one SELECT and never imports
 Alembic: a job supervisor opens the store on every job start. Otherwise one opener at
 a time migrates, under a file lock next to the SQLite file (``<db>.migrate.lock``) or
-a PostgreSQL advisory lock, and the others then find the work done.
+a PostgreSQL advisory lock, and the others then find the work done. Within a process,
+Alembic itself runs one migration at a time (see ``_ALEMBIC_IN_PROCESS``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +25,12 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 # Any fixed 64-bit number, the same in every sagebox process: "sagebox metadata".
 _PG_ADVISORY_KEY = 0x5A6E_B0C5_3E7A_D47A
+
+# Alembic runs a migration through module-level proxies (``alembic.context``,
+# ``alembic.op``) that hold one migration at a time: two threads migrating even two
+# different databases at once run each other's statements on the wrong connection (or
+# crash the interpreter in sqlite3). One migration per process at a time, then.
+_ALEMBIC_IN_PROCESS = threading.Lock()
 
 
 def current_revision(engine: sa.Engine) -> str | None:
@@ -61,7 +69,8 @@ def _run_alembic(engine: sa.Engine) -> None:
         with conn.begin():
             config.attributes["connection"] = conn
             try:
-                command.upgrade(config, "head")
+                with _ALEMBIC_IN_PROCESS:
+                    command.upgrade(config, "head")
             except CommandError as exc:
                 found = _revision_on(conn)
                 raise InternalError(
