@@ -161,6 +161,18 @@ def test_large_csv_bodies_parse_like_small_ones(sessions: dict[str, InferenceSes
         session.invoke(short, "text/csv", "text/csv")
     assert info.value.status == 400
     assert "line 2001 has 3 values but line 1 has 4" in info.value.message
+    # a missing last value (an empty last cell) is no short row
+    missing = b"".join([*lines[:2000], b"1,2,3,\n", *lines[2001:]])
+    answer, _ = session.invoke(missing, "text/csv", "text/csv")
+    with_nan = rows.copy()
+    with_nan[2000] = [1, 2, 3, np.nan]
+    np.testing.assert_allclose(
+        scores_of(answer, "text/csv"), expected(session, with_nan), rtol=1e-6
+    )
+    long = b"".join([*lines[:2000], b"1,2,3,4,5\n", *lines[2001:]])
+    with pytest.raises(ModelError) as info:
+        session.invoke(long, "text/csv", "text/csv")
+    assert "line 2001 has 5 values but line 1 has 4" in info.value.message
 
 
 # --- the model's own errors --------------------------------------------------------------

@@ -39,8 +39,12 @@ def test_raw_blocks_keep_every_byte_in_order_and_whole_lines(
     assert b"".join(p.body for p in blocks) == data
     assert all(len(p.body) <= limit for p in blocks)
     assert all(p.body.endswith(b"\n") for p in blocks[:-1])  # never a record cut in two
-    if blocks:
-        assert blocks[0].first_line == 1
+    # where each block lies in the file (a slot process reads it from there), which line
+    # it starts on, and how many records it holds
+    for p in blocks:
+        assert p.offset is not None and data[p.offset : p.offset + len(p.body)] == p.body
+        assert p.first_line == data[: p.offset].count(b"\n") + 1
+        assert p.count == p.body.count(b"\n") + (not p.body.endswith(b"\n"))
 
 
 def test_multi_record_packs_as_many_records_as_fit() -> None:

@@ -46,6 +46,7 @@ JSON = "application/json"
 JSONLINES = "application/jsonlines"
 SUPPORTED = (CSV, JSON, JSONLINES)
 LARGE_BODY = 64 * 1024  # bytes from which the vectorised CSV parser is faster
+LARGE_ANSWER = 1024  # values from which Arrow's CSV writer is faster (6x at 1,000)
 
 _NAN = math.nan
 _JSON_SHAPES = (
@@ -183,10 +184,12 @@ def _csv_vectorised(body: bytes) -> Any | None:
     except (ValueError, pd.errors.EmptyDataError):
         return None  # text cells, ragged rows: the row path says which row
     rows, columns = frame.shape
-    # pandas pads short rows with NaN: equal comma counts prove that none was short.
-    if body.count(b",") != rows * (columns - 1):
+    matrix = frame.to_numpy(dtype=np.float64)
+    # pandas pads a short row with NaN (a long one it refuses): a last column without NaN
+    # proves that no row was short, and equal comma counts do when it has some.
+    if np.isnan(matrix[:, -1]).any() and body.count(b",") != rows * (columns - 1):
         return None
-    return frame.to_numpy(dtype=np.float64)
+    return matrix
 
 
 def decode_json(body: bytes) -> Any:
@@ -342,7 +345,24 @@ def _numbers(values: Any, for_json: bool) -> list[str]:
     return texts
 
 
+def _large_csv(columns: list[Any]) -> bytes:
+    """Many values as CSV lines through Arrow's writer, about six times faster than
+    formatting them in Python. Each is still the shortest text that reads back as the same
+    value, but Arrow writes an integral float without ``.0`` and small ones without an
+    exponent (``3``, ``0.0000123``)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    table = pa.table({str(index): column for index, column in enumerate(columns)})
+    sink = pa.BufferOutputStream()
+    options = pcsv.WriteOptions(include_header=False, quoting_style="none")
+    pcsv.write_csv(table, sink, write_options=options)
+    return bytes(sink.getvalue())
+
+
 def _encode_scores(values: Any, kind: str) -> bytes:
+    if kind == CSV and values.size >= LARGE_ANSWER and values.dtype.kind in "fiu":
+        return _large_csv([values])
     texts = _numbers(values, kind != CSV)
     if kind == CSV:
         return ("\n".join(texts) + "\n").encode()
@@ -354,6 +374,8 @@ def _encode_scores(values: Any, kind: str) -> bytes:
 
 
 def _encode_classes(values: Any, kind: str) -> bytes:
+    if kind == CSV and values.size >= LARGE_ANSWER and values.dtype.kind in "fiu":
+        return _large_csv([values[:, column] for column in range(values.shape[1])])
     if kind == CSV:
         flat = _numbers(values.reshape(-1), False)
         width = values.shape[1]

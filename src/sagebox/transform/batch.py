@@ -142,12 +142,18 @@ class Transformer:
             with open_input(source.path, self.settings.compression) as stream:
                 for piece in self._pieces(stream, source):
                     self.bytes_in += len(piece.body)
-                    self.window.append((piece, self.invoker.submit(piece.body), output))
+                    self.window.append((piece, self._submit(piece, source), output))
                     while len(self.window) >= self.depth:
                         self._drain_one()
             self.window.append((None, None, output))  # close it once all before are written
         while self.window:
             self._drain_one()
+
+    def _submit(self, piece: Piece, source: InputFile) -> Future[Answer]:
+        where = None
+        if piece.offset is not None and self.settings.compression != "Gzip":
+            where = (str(source.path), piece.offset)  # the body as it lies in the file
+        return self.invoker.submit(piece.body, where)
 
     def _pieces(self, stream: BinaryIO, source: InputFile) -> Iterator[Piece]:
         try:
@@ -221,7 +227,7 @@ class Transformer:
                 f"({attempt}/{retries}) after: {reason}",
                 flush=True,
             )
-            future = self.invoker.submit(piece.body)
+            future = self._submit(piece, source)
 
     def _wait(self, future: Future[Answer]) -> Answer:
         while True:
