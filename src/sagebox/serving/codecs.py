@@ -167,8 +167,56 @@ def _csv_mixed(body: bytes) -> Any:
     return matrix
 
 
+def set_parse_threads(count: int) -> None:
+    """Parse large CSV bodies in up to ``count`` threads at once (pandas' C parser runs
+    without the GIL), for a process that answers one request at a time and has cores to
+    spare: a batch transform instance with one slot. One by default."""
+    global _parse_threads
+    _parse_threads = max(1, count)
+
+
+_parse_threads = 1
+PARALLEL_BODY = 1024 * 1024  # bytes from which a body is parsed in parts at once
+
+
 def _csv_vectorised(body: bytes) -> Any | None:
     """Large bodies through pandas' C parser; None when a row needs the careful path."""
+    parts = _split_lines(body, _parse_threads) if len(body) >= PARALLEL_BODY else [body]
+    if len(parts) == 1:
+        matrix = _csv_matrix(body)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="csv") as pool:
+            read = list(pool.map(_csv_matrix, parts))
+        matrices = [m for m in read if m is not None]
+        if len(matrices) != len(read) or len({m.shape[1] for m in matrices}) != 1:
+            return None
+        matrix = np.concatenate(matrices)
+    if matrix is None:
+        return None
+    rows, columns = matrix.shape
+    # pandas pads a short row with NaN (a long one it refuses): a last column without NaN
+    # proves that no row was short, and equal comma counts do when it has some.
+    if np.isnan(matrix[:, -1]).any() and body.count(b",") != rows * (columns - 1):
+        return None
+    return matrix
+
+
+def _split_lines(body: bytes, count: int) -> list[bytes]:
+    """``body`` in up to ``count`` parts of about equal size, each of whole lines."""
+    parts, start = [], 0
+    for index in range(1, count):
+        cut = body.find(b"\n", max(start, len(body) * index // count)) + 1
+        if cut <= 0:
+            break
+        parts.append(body[start:cut])
+        start = cut
+    parts.append(body[start:])
+    return [part for part in parts if part]
+
+
+def _csv_matrix(body: bytes) -> Any | None:
     import pandas as pd
 
     try:
@@ -183,13 +231,7 @@ def _csv_vectorised(body: bytes) -> Any | None:
         )
     except (ValueError, pd.errors.EmptyDataError):
         return None  # text cells, ragged rows: the row path says which row
-    rows, columns = frame.shape
-    matrix = frame.to_numpy(dtype=np.float64)
-    # pandas pads a short row with NaN (a long one it refuses): a last column without NaN
-    # proves that no row was short, and equal comma counts do when it has some.
-    if np.isnan(matrix[:, -1]).any() and body.count(b",") != rows * (columns - 1):
-        return None
-    return matrix
+    return frame.to_numpy(dtype=np.float64)
 
 
 def decode_json(body: bytes) -> Any:

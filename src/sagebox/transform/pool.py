@@ -75,9 +75,12 @@ class _Call:
 
 class ThreadInvoker:
     def __init__(
-        self, model_dir: Path, environment: Mapping[str, str], slots: int, call: _Call
+        self, model_dir: Path, environment: Mapping[str, str], slots: int, call: _Call, cpus: int
     ) -> None:
+        from sagebox.serving import codecs
         from sagebox.serving.handlers import InferenceSession
+
+        codecs.set_parse_threads(cpus // slots)  # one slot parses a request on every core
 
         self.call = call
         self._sessions = [InferenceSession(model_dir, environment) for _ in range(slots)]
@@ -227,4 +230,4 @@ def make_invoker(
     keep_freed_memory()  # this process: reading, writing, and the thread slots
     if workers == "process" and slots > 1:
         return ProcessInvoker(model_dir, environment, slots, call, cpus)
-    return ThreadInvoker(model_dir, environment, slots, call)
+    return ThreadInvoker(model_dir, environment, slots, call, cpus)
