@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import pytest
@@ -287,7 +288,9 @@ def test_passing_the_role_needs_pass_role(lake: Session, glue_role: str) -> None
         lake.control.call("CreateCrawler", request, service="glue", principal=dev)
 
 
-def test_crawler_lifecycle_errors_and_listing(lake: Session, glue_role: str) -> None:
+def test_crawler_lifecycle_errors_and_listing(
+    lake: Session, glue_role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     create_crawler(lake, "a", glue_role)
     create_crawler(
         lake,
@@ -303,9 +306,21 @@ def test_crawler_lifecycle_errors_and_listing(lake: Session, glue_role: str) -> 
     glue(lake, "UpdateCrawler", Name="a", Description="nightly", Schedule="cron(0 3 * * ? *)")
     updated = glue(lake, "GetCrawler", Name="a")["Crawler"]
     assert (updated["Description"], updated["Version"]) == ("nightly", 2)
+    # the crawl is held until the second start has been refused: two small files are
+    # otherwise crawled before the second call comes
+    from sagebox.glue import crawler
+
+    gate, crawl = threading.Event(), crawler.crawl
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        gate.wait(30)
+        return crawl(*args, **kwargs)
+
+    monkeypatch.setattr(crawler, "crawl", held)
     glue(lake, "StartCrawler", Name="a")
     with pytest.raises(CrawlerRunning):
         glue(lake, "StartCrawler", Name="a")
+    gate.set()
     run_crawler_done = _wait_ready(lake, "a")
     assert run_crawler_done["LastCrawl"]["Status"] == "SUCCEEDED"
     # crawl new folders only: a second crawler sees the existing tables' known partitions
