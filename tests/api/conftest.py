@@ -41,7 +41,11 @@ def serve(home_path: Path) -> Iterator[Serve]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        from sagebox.api.front import front_protocol
+
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", http=front_protocol(app)
+        )  # as `sagebox server` runs it
         instance = uvicorn.Server(config)
         thread = threading.Thread(target=instance.run, daemon=True)
         thread.start()

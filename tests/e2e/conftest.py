@@ -59,14 +59,15 @@ def server(home_path: Path) -> Iterator[RunningServer]:
 
     home = Home.open(home_path)
     port = _free_port()
-    from sagebox.api.transport import CoalescingHttpToolsProtocol
+    from sagebox.api.front import front_protocol
 
+    app = build_app(home)
     config = uvicorn.Config(
-        build_app(home),
+        app,
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        http=CoalescingHttpToolsProtocol,  # as `sagebox server` runs it
+        http=front_protocol(app),  # as `sagebox server` runs it
     )
     instance = uvicorn.Server(config)
     thread = threading.Thread(target=instance.run, daemon=True)

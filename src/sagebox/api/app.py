@@ -305,7 +305,9 @@ def build_app(
             await app(scope, receive, send)
 
     hosts = {"localhost", "127.0.0.1", "[::1]", *allowed_hosts}
-    return Gate(dispatch, allowed_hosts=hosts, allowed_origins=allowed_origins)
+    gate = Gate(dispatch, allowed_hosts=hosts, allowed_origins=allowed_origins)
+    gate.invocations = invocations  # for the server's front protocol (api/front.py)
+    return gate
 
 
 def _with_id(response: Response, request: Request) -> Response:

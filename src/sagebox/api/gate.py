@@ -24,7 +24,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 
 
-def _host_only(value: str) -> str:
+def host_only(value: str) -> str:
     if value.startswith("["):  # [::1]:8080
         return value[: value.index("]") + 1]
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
@@ -66,6 +66,8 @@ async def _refuse(
 
 
 class Gate:
+    invocations: Any = None  # the app's InvokeEndpoint route, when it has one
+
     def __init__(
         self,
         app: ASGIApp,
@@ -86,7 +88,7 @@ class Gate:
         headers = {
             k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])
         }
-        host = _host_only(headers.get("host", "")).lower()
+        host = host_only(headers.get("host", "")).lower()
         if host not in self.allowed_hosts:
             await _refuse(
                 send,

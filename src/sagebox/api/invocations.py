@@ -94,42 +94,75 @@ class InvocationsApp:
         self._audit = _AuditQueue(server)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI form, for requests that reach the route through uvicorn."""
+        body = await _read_body(receive)
+        client = scope.get("client")
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        status, headers, payload = await self.answer(
+            scope["path"],
+            raw_path.decode("latin-1"),
+            scope.get("query_string", b"").decode("latin-1"),
+            _headers(scope),
+            body,
+            client[0] if client else None,
+            scope.get("scheme") == "https",
+        )
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    async def answer(
+        self,
+        path: str,
+        raw_path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        client: str | None,
+        https: bool,
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """One InvokeEndpoint: its status, response headers (``content-length`` last) and
+        body. ``headers`` are by lower-case name, repeated ones joined by commas; ``path``
+        is percent-decoded, ``raw_path`` as sent; ``client`` is the caller's address."""
         started = time.perf_counter()
         request_id = str(uuid.uuid4())
         try:
-            body = await _read_body(receive)
-            status, headers, payload = await self._invoke(scope, body, request_id, started)
+            status, out, payload = await self._invoke(
+                path, raw_path, query, headers, body, (client, https), request_id, started
+            )
         except SageboxError as error:
-            status, headers, payload = _error(error)
+            status, out, payload = _error(error)
         except Exception:
             log.exception("request %s failed", request_id)
-            status, headers, payload = _error(
+            status, out, payload = _error(
                 InternalError(
                     f"The server had an internal error. The request id is {request_id}; "
                     "the server log has the details."
                 )
             )
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
         raw.append((b"x-amzn-requestid", request_id.encode()))
         raw.append((b"content-length", str(len(payload)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": raw})
-        await send({"type": "http.response.body", "body": payload})
+        return status, raw, payload
 
     async def _invoke(
-        self, scope: Scope, body: bytes, request_id: str, started: float
+        self,
+        path: str,
+        raw_path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        source: tuple[str | None, bool],
+        request_id: str,
+        started: float,
     ) -> tuple[int, dict[str, str], bytes]:
-
-        headers = _headers(scope)
-        query = scope.get("query_string", b"").decode("latin-1")
-        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         access_key = _access_key(headers, query)
         if access_key is not None and not self._fresh_credential(access_key):
             await run_in_threadpool(self._remember, access_key)  # a database read
         known = self._authenticate(headers, raw_path.split("?", 1)[0], query, body)
-        match = PATH.fullmatch(scope["path"])
+        match = PATH.fullmatch(path)
         name = unquote(match.group(1)) if match else ""
-        if not self._authorize_cached(scope, known, name, request_id):
-            await run_in_threadpool(self._authorize, scope, known, name, request_id)
+        if not self._authorize_cached(source, known, name, request_id):
+            await run_in_threadpool(self._authorize, source, known, name, request_id)
         check_payload(body)  # 413 as SageMaker answers it, before the model's 400
         params = parse_rest_request(
             SERVICE, OPERATION, {"EndpointName": name}, headers.items(), _query(query), body
@@ -174,21 +207,21 @@ class InvocationsApp:
         credential = authenticate(signed, lookup, region=self.home.region, service=SIGNING_SERVICE)
         return self._credentials[credential.access_key_id]
 
-    def _decision_key(self, scope: Scope, known: _Known, endpoint: str) -> tuple[Any, ...]:
-        client = scope.get("client")
+    def _decision_key(
+        self, source: tuple[str | None, bool], known: _Known, endpoint: str
+    ) -> tuple[Any, ...]:
         return (
             known.credential.principal.arn,
             known.credential.access_key_id,
             self.home.arn("sagemaker", f"endpoint/{endpoint.lower()}"),
-            client[0] if client else None,
-            scope.get("scheme") == "https",
+            *source,
         )
 
     def _authorize_cached(
-        self, scope: Scope, known: _Known, endpoint: str, request_id: str
+        self, source: tuple[str | None, bool], known: _Known, endpoint: str, request_id: str
     ) -> bool:
         """True when an allow for this caller, endpoint and source is still fresh."""
-        key = self._decision_key(scope, known, endpoint)
+        key = self._decision_key(source, known, endpoint)
         allowed = self._allowed.get(key)
         if allowed is None or allowed.expires < time.monotonic():
             return False
@@ -197,9 +230,11 @@ class InvocationsApp:
         )
         return True
 
-    def _authorize(self, scope: Scope, known: _Known, endpoint: str, request_id: str) -> None:
+    def _authorize(
+        self, source: tuple[str | None, bool], known: _Known, endpoint: str, request_id: str
+    ) -> None:
         """IAM's decision (audited; AccessDenied when it is no), kept when it allows."""
-        key = self._decision_key(scope, known, endpoint)
+        key = self._decision_key(source, known, endpoint)
         principal, resource = known.credential.principal, key[2]
         context: dict[str, Any] = {
             "aws:SourceIp": key[3],

@@ -168,11 +168,9 @@ def server(
         f"AWS_SHARED_CREDENTIALS_FILE={local.credentials_path}, region {local.region}"
     )
     try:
-        from sagebox.api.transport import CoalescingHttpToolsProtocol
+        from sagebox.api.front import front_protocol
 
-        uvicorn.run(
-            app, host=host, port=port, log_level="warning", http=CoalescingHttpToolsProtocol
-        )
+        uvicorn.run(app, host=host, port=port, log_level="warning", http=front_protocol(app))
     finally:
         scheduler.stop(timeout=5)
 
