@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import http
-import re
 from collections import deque
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
@@ -36,6 +35,7 @@ from urllib.parse import unquote
 import httptools
 
 from sagebox.api.gate import host_only
+from sagebox.api.invocations import PATH
 from sagebox.api.transport import CoalescingHttpToolsProtocol
 
 if TYPE_CHECKING:
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 __all__ = ["FAST_MAX_BODY", "FrontProtocol", "front_protocol"]
 
 FAST_MAX_BODY = 1024 * 1024  # larger bodies go to uvicorn, which streams them
-_PATH = re.compile(rb"/endpoints/[^/?]*/invocations")
 _NOT_FAST = frozenset(
     {"transfer-encoding", "expect", "upgrade", "origin", "x-forwarded-for", "x-forwarded-proto"}
 )
@@ -57,8 +56,9 @@ class _HandOff(Exception):
 
 
 class _Request(NamedTuple):
-    raw_path: bytes
-    query: bytes
+    path: str  # percent-decoded, as the ASGI route sees it
+    raw_path: str
+    query: str
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
@@ -97,6 +97,7 @@ class FrontProtocol(asyncio.Protocol):
         self.in_message = False
         self.completed_in_read = False  # a request ended earlier in the read being parsed
         self.url = b""
+        self.path = ""  # the URL's path, percent-decoded
         self.headers: dict[str, str] = {}
         self.body: list[bytes] = []
         # answering
@@ -182,10 +183,10 @@ class FrontProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         self.in_message = False
         self.completed_in_read = True
-        path, _, query = self.url.partition(b"?")
+        raw_path, _, query = self.url.decode("latin-1").partition("?")
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
         keep_alive = self.parser.should_keep_alive()
-        self.pending.append(_Request(path, query, self.headers, body, keep_alive))
+        self.pending.append(_Request(self.path, raw_path, query, self.headers, body, keep_alive))
         if not self.busy:
             self.busy = True
             task = self.loop.create_task(self._answer_pending())
@@ -193,13 +194,12 @@ class FrontProtocol(asyncio.Protocol):
             task.add_done_callback(self.state.tasks.discard)
 
     def _fast(self) -> bool:
+        """Whether this request is what the ASGI app routes to InvokeEndpoint, plain."""
         headers = self.headers
-        if (
-            self.parser.get_method() != b"POST"
-            or self.parser.get_http_version() != "1.1"
-            or not _PATH.fullmatch(self.url)
-            or not _NOT_FAST.isdisjoint(headers)
-        ):
+        if self.parser.get_method() != b"POST" or self.parser.get_http_version() != "1.1":
+            return False
+        self.path = unquote(self.url.partition(b"?")[0].decode("latin-1"))
+        if not PATH.fullmatch(self.path) or not _NOT_FAST.isdisjoint(headers):
             return False
         length = headers.get("content-length", "0")
         if not length.isdigit() or int(length) > FAST_MAX_BODY:
@@ -211,11 +211,10 @@ class FrontProtocol(asyncio.Protocol):
         try:
             while self.pending and not self.closed:
                 request = self.pending.popleft()
-                raw_path = request.raw_path.decode("latin-1")
                 status, headers, body = await self.invocations.answer(
-                    unquote(raw_path),
-                    raw_path,
-                    request.query.decode("latin-1"),
+                    request.path,
+                    request.raw_path,
+                    request.query,
                     request.headers,
                     request.body,
                     self.client,

@@ -10,9 +10,12 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagebox.errors import SageboxError
+
+if TYPE_CHECKING:
+    from sagebox.api.invocations import InvocationsApp
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,7 +69,7 @@ async def _refuse(
 
 
 class Gate:
-    invocations: Any = None  # the app's InvokeEndpoint route, when it has one
+    invocations: InvocationsApp | None = None  # the app's InvokeEndpoint route, if any
 
     def __init__(
         self,
