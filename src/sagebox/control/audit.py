@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,9 @@ class AuditEvent:
     requestId: str
 
 
+_FIELDS = tuple(field.name for field in fields(AuditEvent))
+
+
 class AuditLog:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -41,7 +44,8 @@ class AuditLog:
         processes never interleave within a line."""
         days: dict[str, list[bytes]] = {}
         for event in events:
-            line = json.dumps(asdict(event), separators=(",", ":")) + "\n"
+            shallow = {name: getattr(event, name) for name in _FIELDS}  # asdict deep-copies
+            line = json.dumps(shallow, separators=(",", ":")) + "\n"
             days.setdefault(event.eventTime[:10], []).append(line.encode())
         if not days:
             return

@@ -85,8 +85,10 @@ class Invocation:
     inference_id: str | None = None
 
     @classmethod
-    def from_api(cls, request: Mapping[str, Any]) -> Invocation:
-        body = request.get("Body", b"")
+    def from_api(cls, request: Mapping[str, Any], *, body: bytes | None = None) -> Invocation:
+        """From the validated input; ``body``, when given, instead of its ``Body``."""
+        if body is None:
+            body = request.get("Body", b"")
         return cls(
             endpoint=str(request["EndpointName"]),
             body=body.encode() if isinstance(body, str) else bytes(body),
