@@ -26,7 +26,29 @@ async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body[5:]})
 
 
-def _server(path: Path) -> threading.Thread:
+class Quick:
+    """An app that answers ``/now`` itself, at once (``answer_now``), and the rest as ASGI
+    (``/slow`` after a pause, so that requests behind it wait their turn)."""
+
+    def answer_now(
+        self, method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        if path == b"/boom":
+            raise RuntimeError("a bug of the app")
+        if path != b"/now":
+            return None
+        return 200, [(b"x-now", b"1")], b"now " + body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        message = await receive()
+        if scope["path"] == "/slow":
+            await asyncio.sleep(0.2)
+        body = f"asgi {scope['path']} ".encode() + message["body"]
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _server(path: Path, app: Any = echo) -> threading.Thread:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.bind(str(path))
     sock.listen(16)
@@ -38,7 +60,7 @@ def _server(path: Path) -> threading.Thread:
         loop.add_signal_handler = lambda *args: None  # type: ignore[method-assign]
         # The server runs until this test thread's 5 s are up, then stops quietly.
         with contextlib.suppress(TimeoutError):
-            loop.run_until_complete(asyncio.wait_for(serve(echo, sock, keep_alive_seconds=1), 5))
+            loop.run_until_complete(asyncio.wait_for(serve(app, sock, keep_alive_seconds=1), 5))
         loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
@@ -119,6 +141,51 @@ def test_idle_connections_are_closed_after_the_keep_alive_time(tmp_path: Path) -
         started = time.monotonic()
         assert client.recv(10) == b""  # closed by the server, about a second later
         assert time.monotonic() - started >= 0.5
+
+
+def _post(path: str, body: bytes) -> bytes:
+    return b"POST %s HTTP/1.1\r\nHost: w\r\nContent-Length: %d\r\n\r\n%s" % (
+        path.encode(),
+        len(body),
+        body,
+    )
+
+
+def test_answer_now_answers_at_once_and_in_order_behind_asgi_requests(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    _server(path, Quick())
+    alone = _exchange(path, _post("/now", b"a!"))
+    assert alone.startswith(b"HTTP/1.1 200 OK\r\nx-now: 1\r\ncontent-length: 6\r\n")
+    assert alone.endswith(b"\r\n\r\nnow a!")
+    # behind a slow ASGI request, a request for answer_now waits its turn (and is
+    # answered the ASGI way: answer_now is only for requests that nothing is owed before)
+    pipelined = _post("/slow", b"1!") + _post("/now", b"2!") + _post("/other", b"3!")
+    parts = _exchange(path, pipelined, wait_for=3).split(b"HTTP/1.1 200 OK\r\n")[1:]
+    assert [p.rsplit(b"\r\n\r\n", 1)[1] for p in parts] == [
+        b"asgi /slow 1!",
+        b"asgi /now 2!",
+        b"asgi /other 3!",
+    ]
+    # a bug in answer_now is a 500, and the connection goes on serving
+    both = _exchange(path, _post("/boom", b"x") + _post("/now", b"4!"), wait_for=2)
+    assert both.startswith(b"HTTP/1.1 500 Internal Server Error") and both.endswith(b"now 4!")
+
+
+def test_a_connection_in_use_outlives_the_keep_alive_time(tmp_path: Path) -> None:
+    """The idle timer counts from the last answer, however it was answered."""
+    path = tmp_path / "w.sock"
+    _server(path, Quick())
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(str(path))
+        started = time.monotonic()
+        while time.monotonic() - started < 2.0:  # twice the keep-alive time, never idle
+            client.sendall(_post("/now", b"k!"))
+            assert client.recv(65536).endswith(b"now k!")
+            time.sleep(0.3)
+        idle = time.monotonic()
+        assert client.recv(10) == b""  # then idle: closed about a second later
+        assert 0.5 <= time.monotonic() - idle < 4
 
 
 class _Recorder:

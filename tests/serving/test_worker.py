@@ -121,6 +121,24 @@ def test_model_errors_answer_their_status_as_text(worker: Worker) -> None:
     assert worker.invoke(b"1,2,3,4\n").status == 200  # and it keeps serving
 
 
+def test_requests_run_inline_answer_as_the_first_ones_did(worker: Worker) -> None:
+    """Once the model has proved fast, requests run inline and are answered as soon as
+    they are parsed (``WorkerApp.answer_now``): the same answers, errors included."""
+    from sagebox.serving.worker import PROBATION
+
+    first = worker.invoke(b"1,2,3,4\n")
+    for _ in range(PROBATION + 5):
+        later = worker.invoke(b"1,2,3,4\n")
+    assert (later.status, later.body) == (first.status, first.body)
+    assert later.headers["content-type"] == "text/csv"
+    assert int(later.headers["x-sagebox-model-latency-us"]) >= 0
+    refused = worker.invoke(b"1,2,3\n")
+    assert refused.status == 400 and refused.headers["content-type"].startswith("text/plain")
+    assert b"takes 4 features a row; got rows of 3" in refused.body
+    assert "x-sagebox-model-latency-us" in refused.headers
+    assert worker.invoke(b"1,2,3,4\n").body == first.body
+
+
 def test_other_routes(worker: Worker) -> None:
     assert worker.client.request("GET", "/models").status == 404
     assert worker.client.request("GET", "/invocations").status == 405

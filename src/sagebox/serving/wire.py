@@ -9,6 +9,10 @@ httptools (llhttp) straight into the ASGI scope. Nothing else of HTTP is needed 
 the router and its workers: ``Content-Length`` or chunked bodies in, keep-alive,
 pipelined requests answered in order, ``Connection: close``, HEAD, an idle timeout.
 
+An app that has an ``answer_now(method, path, headers, body)`` method (``AnswerNow``) is
+asked first, for each request that nothing is owed before: what it returns is written
+there and then, with no task or ASGI messages; None sends the request the ASGI way.
+
 :func:`serve` runs until SIGTERM: it stops accepting, lets the requests in flight finish,
 closes the idle connections, and returns. :func:`start` serves beside other work (the
 serverless gateway in an endpoint's host), until its :meth:`Server.close`.
@@ -31,6 +35,10 @@ __all__ = ["Server", "serve", "start"]
 
 Scope = MutableMapping[str, Any]
 App = Callable[[Scope, Any, Any], Awaitable[None]]
+# An app may also answer a request synchronously: (method, path, headers, body) to
+# (status, headers, body), or None to have it answered as ASGI.
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
+AnswerNow = Callable[[str, bytes, list[tuple[bytes, bytes]], bytes], Answer | None]
 
 _REASONS = {
     200: b"OK",
@@ -65,6 +73,7 @@ class _Server:
 
     def __init__(self, app: App, keep_alive_seconds: float) -> None:
         self.app = app
+        self.answer_now: AnswerNow | None = getattr(app, "answer_now", None)
         self.keep_alive_seconds = keep_alive_seconds
         self.connections: set[_Connection] = set()
         self.closing = False
@@ -73,6 +82,7 @@ class _Server:
 class _Connection(asyncio.Protocol):
     def __init__(self, server: _Server) -> None:
         self.server = server
+        self.loop = asyncio.get_running_loop()  # made by the loop, for a connection of it
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.url = b""
@@ -81,13 +91,15 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.closed = False
         self.idle: asyncio.TimerHandle | None = None
+        self.last_active = 0.0  # the loop's time of the last answer (or of connecting)
         self.task: asyncio.Future[None] | None = None  # answering what has arrived
 
     # ---- asyncio.Protocol --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server.connections.add(self)
-        self._arm_idle()
+        self.last_active = self.loop.time()
+        self._arm_idle(self.server.keep_alive_seconds)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -127,14 +139,36 @@ class _Connection(asyncio.Protocol):
         request.keep_alive = self.parser.should_keep_alive()
         path, _, query = self.url.partition(b"?")
         request.path, request.query = path, query
+        if not self.busy and self._answered_now(request):
+            return
         self.pending.append(request)
         if not self.busy:
             self.busy = True
-            if self.idle is not None:
-                self.idle.cancel()
             self.task = asyncio.ensure_future(self._answer_pending())
 
     # ---- answering ---------------------------------------------------------------------
+    def _answered_now(self, request: _Request) -> bool:
+        """Answer ``request`` here and now if the app's ``answer_now`` can (nothing is
+        owed before it): no task, no ASGI messages."""
+        answer_now = self.server.answer_now
+        if answer_now is None:
+            return False
+        body = request.body[0] if len(request.body) == 1 else b"".join(request.body)
+        try:
+            answer = answer_now(request.method, request.path, request.headers, body)
+        except Exception:  # the app's own bug: answer it, keep the connection usable
+            import traceback
+
+            traceback.print_exc()
+            answer = (500, [(b"content-type", b"text/plain")], b"Internal Server Error")
+        if answer is None:
+            return False
+        self._write(*answer)
+        self.last_active = self.loop.time()
+        if not request.keep_alive or self.server.closing:
+            self.close()
+        return True
+
     async def _answer_pending(self) -> None:
         try:
             while self.pending and not self.closed:
@@ -145,8 +179,7 @@ class _Connection(asyncio.Protocol):
                     return
         finally:
             self.busy = False
-            if not self.closed:
-                self._arm_idle()
+            self.last_active = self.loop.time()
 
     async def _answer(self, request: _Request) -> None:
         scope: Scope = {
@@ -216,12 +249,19 @@ class _Connection(asyncio.Protocol):
         parts.append(body)
         self.transport.write(b"".join(parts))  # one write: one wake-up of the reader
 
-    def _arm_idle(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.idle = loop.call_later(self.server.keep_alive_seconds, self._idle_timeout)
+    # One timer a connection, not one a request: when it fires it closes the connection
+    # if it has been idle long enough, and otherwise sets itself for when it would be.
+    def _arm_idle(self, delay: float) -> None:
+        self.idle = self.loop.call_later(delay, self._idle_timeout)
 
     def _idle_timeout(self) -> None:
-        if not self.busy:
+        keep = self.server.keep_alive_seconds
+        left = self.last_active + keep - self.loop.time()
+        if self.closed:
+            return
+        if self.busy or left > 0:
+            self._arm_idle(keep if self.busy else left)
+        else:
             self.close()
 
     def close(self) -> None:

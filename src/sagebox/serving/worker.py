@@ -19,7 +19,8 @@ requests under ``SLOW_NS``). A new worker, a model that was just slow, any body 
 out at any time) run in the worker's one model thread instead, so a slow request cannot
 hold ``/ping`` and the other connections: at most one unexpectedly slow request of an
 until-then fast built-in model runs inline. Either way one request uses the model at a
-time.
+time. An inline request is answered by ``WorkerApp.answer_now`` as soon as it is parsed
+(no ASGI messages, no task); the rest go through the ASGI app.
 
 ``--memory-mb`` sets RLIMIT_AS (an instance type's memory, or a serverless variant's
 MemorySizeInMB): a request that runs out of memory answers 500 saying so, and the worker
@@ -88,6 +89,21 @@ class WorkerApp:
         else:
             await _answer(send, 404, f"No route {path}: use /ping or /invocations.".encode(), _TEXT)
 
+    def answer_now(
+        self, method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """The answer to an ``/invocations`` that runs inline (see the module's docstring),
+        given here and now, without ASGI; None for every other request."""
+        if path != b"/invocations" or method != "POST" or not self._inline_now(body):
+            return None
+        if self._lock.locked():  # a request of another connection is in the model thread
+            return None
+        content_type, accept, context = self._request_headers(headers)
+        try:
+            return self._answer(self._timed(body, content_type, accept, context), context)
+        except _Failed as failed:
+            return self._failure(failed)
+
     async def _invocations(self, scope: Scope, receive: Receive, send: Send) -> None:
         message = await receive()
         body: bytes = message.get("body", b"")
@@ -97,47 +113,60 @@ class WorkerApp:
                 message = await receive()
                 chunks.append(message.get("body", b""))
             body = b"".join(chunks)
+        content_type, accept, context = self._request_headers(scope["headers"])
+        try:
+            result = await self._run(body, content_type, accept, context)
+            status, headers, answer = self._answer(result, context)
+        except _Failed as failed:
+            status, headers, answer = self._failure(failed)
+        headers.append((b"content-length", str(len(answer)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    def _request_headers(
+        self, headers: list[tuple[bytes, bytes]]
+    ) -> tuple[str, str, RequestContext | None]:
         content_type = accept = ""
         context = RequestContext() if self.session.wants_context else None
-        for name, value in scope["headers"]:
+        for name, value in headers:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
             elif name == b"accept":
                 accept = value.decode("latin-1")
             if context is not None:
                 context.request_headers[name.decode("latin-1")] = value.decode("latin-1")
-        extra: list[tuple[bytes, bytes]] = []
-        try:
-            (answer, answer_type), elapsed = await self._run(body, content_type, accept, context)
-            status = 200
-            out_type = answer_type.encode("latin-1")
-            if context is not None:
-                extra = [
-                    (k.lower().encode("latin-1"), v.encode("latin-1"))
-                    for k, v in context.response_headers.items()
-                    if k.lower() not in ("content-type", "content-length")
-                ]
-        except _Failed as failed:
-            status, answer, out_type, elapsed = failed.status, failed.body, _TEXT, failed.elapsed
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", out_type),
-                    (b"content-length", str(len(answer)).encode()),
-                    (LATENCY_HEADER, str(elapsed // 1000).encode()),
-                    *extra,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        return content_type, accept, context
+
+    @staticmethod
+    def _answer(
+        result: tuple[tuple[bytes, str], int], context: RequestContext | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        (answer, answer_type), elapsed = result
+        headers = [
+            (b"content-type", answer_type.encode("latin-1")),
+            (LATENCY_HEADER, str(elapsed // 1000).encode()),
+        ]
+        if context is not None:
+            headers += [
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in context.response_headers.items()
+                if k.lower() not in ("content-type", "content-length")
+            ]
+        return 200, headers, answer
+
+    @staticmethod
+    def _failure(failed: _Failed) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        headers = [(b"content-type", _TEXT), (LATENCY_HEADER, str(failed.elapsed // 1000).encode())]
+        return failed.status, headers, failed.body
+
+    def _inline_now(self, body: bytes) -> bool:
+        return self._inline_ok and self._fast_streak >= PROBATION and len(body) < LARGE_BODY
 
     async def _run(
         self, body: bytes, content_type: str, accept: str, context: RequestContext | None
     ) -> tuple[tuple[bytes, str], int]:
         """The session's answer and the nanoseconds the model took, inline or in the thread."""
-        inline = self._inline_ok and self._fast_streak >= PROBATION and len(body) < LARGE_BODY
+        inline = self._inline_now(body)
         if inline and not self._lock.locked():
             return self._timed(body, content_type, accept, context)
         async with self._lock:
