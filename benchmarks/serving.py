@@ -7,7 +7,9 @@ For a 100-tree LightGBM and a 100-tree XGBoost model (``_models.py``, 40 feature
   real-time endpoint of one ``ml.m5.large`` instance with one worker, as boto3's
   ``sagemaker-runtime`` calls it;
 - bare: a FastAPI app (uvicorn, httptools, uvloop) holding the booster, the floor any
-  HTTP model server stands on;
+  HTTP model server stands on; it scores with the library's own predict (XGBoost's
+  ``inplace_predict``, LightGBM's ``Booster.predict``), where sagebox scores one LightGBM
+  row with LightGBM's single-row fast C API (``algorithms/lightgbm_row.py``);
 - mlflow: ``mlflow models serve --env-manager local -w 1`` of the same booster logged as
   an MLflow model (JSON ``dataframe_split`` requests, its documented format).
 
@@ -53,7 +55,10 @@ import numpy as np
 from fastapi import FastAPI, Request, Response
 from sagebox.algorithms.inference import load_model
 
-model = load_model(os.environ["BENCH_MODEL"])
+loaded = load_model(os.environ["BENCH_MODEL"])
+booster = loaded.model
+# the library's own predict: XGBoost's inplace_predict, LightGBM's Booster.predict
+predict = booster.inplace_predict if loaded.algorithm == "xgboost" else booster.predict
 app = FastAPI()
 
 @app.get("/ping")
@@ -64,7 +69,7 @@ def ping():
 async def invocations(request: Request):
     body = await request.body()
     rows = np.array([[float(v) for v in line.split(b",")] for line in body.splitlines()])
-    scores = model.predict(rows)
+    scores = predict(rows)
     return Response("".join(f"{s!r}\\n" for s in scores.tolist()), media_type="text/csv")
 """
 
