@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from sagebox.control.audit import AuditLog
 from sagebox.session import Session
 from tests.e2e.conftest import RunningServer
 from tests.serving.hosting import BUCKET, ROW, upload_code, upload_xgboost, wait_for
@@ -243,6 +244,32 @@ def test_invoke_is_decided_by_iam_per_endpoint(server: RunningServer, endpoints:
     assert error.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "sagemaker:InvokeEndpoint" in error.value.response["Error"]["Message"]
 
+    # every invocation is audited, those whose allow came from the server's cache too
+    ids = [answer["ResponseMetadata"]["RequestId"]]
+    for _ in range(3):  # within the second the allow is kept
+        again = runtime.invoke_endpoint(EndpointName="allowed", Body=ROW, ContentType="text/csv")
+        ids.append(again["ResponseMetadata"]["RequestId"])
+    audit = AuditLog(server.home_path / "logs" / "audit")
+    deadline = time.monotonic() + 10
+    while True:  # the cached decisions' lines are written in the background
+        allowed = [
+            event
+            for event in audit.read()
+            if event.principal.endswith(":user/origination") and event.decision == "allowed"
+        ]
+        if len(allowed) >= len(ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert sorted(event.requestId for event in allowed) == sorted(ids)
+    assert {event.action for event in allowed} == {"sagemaker:InvokeEndpoint"}
+    assert {event.resource.rsplit(":", 1)[1] for event in allowed} == {"endpoint/allowed"}
+    assert len({json.dumps(event.statement, sort_keys=True) for event in allowed}) == 1
+    assert allowed[0].statement == {
+        "policy": "inline:user/origination/invoke",
+        "index": 0,
+        "sid": None,
+    }
+
     # Prometheus scrapes /metrics with an access key as Basic credentials; this user
     # may not (no cloudwatch:GetMetricData), root may
     def scrape(key_id: str, secret: str) -> tuple[int, str]:
@@ -260,7 +287,7 @@ def test_invoke_is_decided_by_iam_per_endpoint(server: RunningServer, endpoints:
     assert status == 400 or status == 403
     status, text = scrape(server.key_id, server.secret)
     assert status == 200
-    assert 'sagebox_invocations_total{endpoint="allowed",variant="AllTraffic"} 1' in text
+    assert 'sagebox_invocations_total{endpoint="allowed",variant="AllTraffic"} 4' in text
 
 
 def test_boto3_runs_a_batch_transform_job(server: RunningServer, session: Session) -> None:
