@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from sagebox.algorithms.per_model import PerModel
+
 __all__ = ["SingleRow", "single_row"]
 
 _PREDICT_NORMAL = 0  # C_API_PREDICT_NORMAL: probabilities, values
 _FLOAT64 = 1  # C_API_DTYPE_FLOAT64
-_made: weakref.WeakKeyDictionary[Any, SingleRow | None] = weakref.WeakKeyDictionary()
-_made_lock = threading.Lock()
 
 
 class SingleRow:
@@ -80,19 +80,16 @@ class SingleRow:
         return scores.reshape(1, self.outputs) if self.outputs > 1 else scores
 
 
+def _make(booster: Any) -> SingleRow:
+    from lightgbm.basic import _LIB
+
+    return SingleRow(booster, _LIB)
+
+
+_made = PerModel(_make, (ImportError, AttributeError, OSError, TypeError))
+
+
 def single_row(booster: Any) -> SingleRow | None:
     """The booster's one-row predictor (made on first use), or None where this lightgbm
     does not have what it needs."""
-    try:
-        return _made[booster]
-    except KeyError:
-        pass
-    with _made_lock:
-        if booster not in _made:
-            try:
-                from lightgbm.basic import _LIB
-
-                _made[booster] = SingleRow(booster, _LIB)
-            except (ImportError, AttributeError, OSError, TypeError):
-                _made[booster] = None
-        return _made[booster]
+    return _made.get(booster)

@@ -15,16 +15,14 @@ from __future__ import annotations
 
 import ctypes
 import json
-import threading
-import weakref
 from typing import Any
 
 import numpy as np
 
+from sagebox.algorithms.per_model import PerModel
+
 __all__ = ["Dense", "dense"]
 
-_made: weakref.WeakKeyDictionary[Any, Dense | None] = weakref.WeakKeyDictionary()
-_made_lock = threading.Lock()
 _TYPESTR = {np.dtype(np.float32): b"<f4", np.dtype(np.float64): b"<f8"}
 
 
@@ -79,19 +77,16 @@ class Dense:
         return np.ctypeslib.as_array(scores, (size,)).copy().reshape(out_shape)
 
 
+def _make(booster: Any) -> Dense:
+    from xgboost.core import _LIB
+
+    return Dense(booster, _LIB)
+
+
+_made = PerModel(_make, (ImportError, AttributeError, TypeError))
+
+
 def dense(booster: Any) -> Dense | None:
     """The booster's dense predictor (made on first use), or None where this xgboost does
     not have what it needs."""
-    try:
-        return _made[booster]
-    except KeyError:
-        pass
-    with _made_lock:
-        if booster not in _made:
-            try:
-                from xgboost.core import _LIB
-
-                _made[booster] = Dense(booster, _LIB)
-            except (ImportError, AttributeError, TypeError):
-                _made[booster] = None
-        return _made[booster]
+    return _made.get(booster)
