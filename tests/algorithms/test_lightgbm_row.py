@@ -74,3 +74,19 @@ def test_threads_sharing_a_booster_each_get_their_rows_scores() -> None:
     for thread in threads:
         thread.join()
     assert wrong == []
+
+
+def test_sparse_and_frame_rows_and_a_changed_best_iteration_use_booster_predict() -> None:
+    import pandas as pd
+    from scipy import sparse
+
+    booster = _booster("regression")
+    dense_row = np.nan_to_num(X[:1])
+    want = booster.predict(dense_row)
+    assert np.array_equal(algorithm.predict(booster, sparse.csr_matrix(dense_row)), want)
+    assert np.array_equal(algorithm.predict(booster, pd.DataFrame(dense_row)), want)
+    assert np.array_equal(algorithm.predict(booster, dense_row), want)  # the fast path made
+    booster.best_iteration = 3  # as training sets it after early stopping
+    fewer = booster.predict(dense_row)
+    assert not np.array_equal(fewer, want)
+    assert np.array_equal(algorithm.predict(booster, dense_row), fewer)

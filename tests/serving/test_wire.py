@@ -30,9 +30,12 @@ class Quick:
     """An app that answers ``/now`` itself, at once (``answer_now``), and the rest as ASGI
     (``/slow`` after a pause, so that requests behind it wait their turn)."""
 
+    calls = 0
+
     def answer_now(
         self, method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        Quick.calls += 1
         if path == b"/boom":
             raise RuntimeError("a bug of the app")
         if path != b"/now":
@@ -169,6 +172,22 @@ def test_answer_now_answers_at_once_and_in_order_behind_asgi_requests(tmp_path: 
     # a bug in answer_now is a 500, and the connection goes on serving
     both = _exchange(path, _post("/boom", b"x") + _post("/now", b"4!"), wait_for=2)
     assert both.startswith(b"HTTP/1.1 500 Internal Server Error") and both.endswith(b"now 4!")
+
+
+def test_nothing_is_answered_behind_a_request_that_closes(tmp_path: Path) -> None:
+    path = tmp_path / "w.sock"
+    _server(path, Quick())
+    closing = b"POST /now HTTP/1.1\r\nHost: w\r\nConnection: close\r\nContent-Length: 2\r\n\r\n1!"
+    before = Quick.calls
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(5)
+        client.connect(str(path))
+        client.sendall(closing + _post("/now", b"2!") + _post("/now", b"3!"))
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+    assert received.count(b"HTTP/1.1 ") == 1 and received.endswith(b"now 1!")
+    assert Quick.calls - before == 1  # the requests behind it never reached the app
 
 
 def test_a_connection_in_use_outlives_the_keep_alive_time(tmp_path: Path) -> None:

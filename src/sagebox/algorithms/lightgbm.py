@@ -238,15 +238,25 @@ def problem_type(model: Any) -> str | None:
 def predict(model: Any, features: Any) -> Any:
     """Scores for ``features``: P(class 1), class probabilities, or predicted values.
 
-    One row of a numeric array goes through LightGBM's single-row fast C API
-    (:mod:`sagebox.algorithms.lightgbm_row`): the same scores in about a fifth of the
-    time ``Booster.predict`` takes for it."""
-    shape = getattr(features, "shape", None)
-    if shape is not None and len(shape) == 2 and shape[0] == 1:
+    One row of a float32 or float64 numpy array goes through LightGBM's single-row fast C
+    API (:mod:`sagebox.algorithms.lightgbm_row`): the same scores in about a quarter of
+    the time ``Booster.predict`` takes for it."""
+    import numpy as np
+
+    if (
+        isinstance(features, np.ndarray)
+        and features.ndim == 2
+        and features.shape[0] == 1
+        and features.dtype in (np.float32, np.float64)
+    ):
         from sagebox.algorithms.lightgbm_row import single_row
 
         fast = single_row(model)
-        if fast is not None and shape[1] == fast.features and features.dtype.kind == "f":
+        if (
+            fast is not None
+            and features.shape[1] == fast.features
+            and model.best_iteration == fast.best_iteration
+        ):
             scores = fast.predict(features)
             if scores is not None:
                 return scores

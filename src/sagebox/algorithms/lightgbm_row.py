@@ -39,7 +39,10 @@ class SingleRow:
         self.outputs = int(booster.num_model_per_iteration())
         self._library = library
         self._config = ctypes.c_void_p()
-        iterations = booster.best_iteration if booster.best_iteration > 0 else -1
+        # what Booster.predict scores with: its best iteration if it has one, else every
+        # tree (callers check that best_iteration has not changed since)
+        self.best_iteration = booster.best_iteration
+        iterations = self.best_iteration if self.best_iteration > 0 else -1
         status = library.LGBM_BoosterPredictForMatSingleRowFastInit(
             booster._handle,
             ctypes.c_int(_PREDICT_NORMAL),

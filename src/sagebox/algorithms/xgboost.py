@@ -250,7 +250,7 @@ def predict(model: Any, features: Any) -> Any:
     ``inplace_predict`` reads a dense array or CSR matrix where it is, without building a
     DMatrix: 40% less time for one row, 15% for 20,000 (the same scores). A float numpy
     array makes the C call it ends in directly (:mod:`sagebox.algorithms.xgboost_dense`):
-    for one row, a third of ``inplace_predict``'s time. Anything neither takes goes through
+    for one row, about 40% of ``inplace_predict``'s time. Anything neither takes goes through
     a DMatrix."""
     import numpy as np
     import xgboost

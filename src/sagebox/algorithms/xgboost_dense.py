@@ -51,6 +51,8 @@ class Dense:
         typestr = _TYPESTR.get(rows.dtype)
         if typestr is None or not rows.flags.c_contiguous or rows.shape[1] != self.features:
             return None
+        if rows.shape[0] == 0:  # no output buffer to read
+            return None
         interface = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "%s", "version": 3}' % (
             rows.ctypes.data,
             rows.shape[0],

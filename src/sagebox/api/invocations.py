@@ -372,8 +372,9 @@ class _AuditQueue:
 
     A request only queues what its event needs (a tuple); the background writer encodes
     the lines, the fields a cached decision's events share once (``AuditLine``), and
-    appends them to the authorizer's audit log five times a second, in batches small
-    enough not to hold the requests' thread up for long.
+    appends them to the authorizer's audit log five times a second: a few microseconds
+    an event, so a batch does not hold the requests' thread up for long. A batch that
+    cannot be written goes back to the queue for the next try.
     """
 
     def __init__(self, server: Server) -> None:
@@ -409,20 +410,25 @@ class _AuditQueue:
             time.sleep(AUDIT_SECONDS)
             try:
                 self.flush()
-            except OSError:
-                log.exception("writing the audit log failed")
+            except Exception:  # never end the thread: the batch is queued again
+                log.exception("writing the audit log failed; trying again")
 
     def flush(self) -> None:
         with self._lock:
             queued, self._pending = self._pending, []
         if not queued or self._audit is None:
             return
-        days: dict[str, list[bytes]] = {}
-        for at, principal, resource, source_ip, statement, request_id in queued:
-            moment = datetime.fromtimestamp(at, UTC).isoformat()
-            line = self._line(principal, resource, source_ip, statement)
-            days.setdefault(moment[:10], []).append(line.encode(moment, request_id))
-        self._audit.append(days)
+        try:
+            days: dict[str, list[bytes]] = {}
+            for at, principal, resource, source_ip, statement, request_id in queued:
+                moment = datetime.fromtimestamp(at, UTC).isoformat()
+                line = self._line(principal, resource, source_ip, statement)
+                days.setdefault(moment[:10], []).append(line.encode(moment, request_id))
+            self._audit.append(days)
+        except BaseException:
+            with self._lock:  # first, in their order, before what came since
+                self._pending[:0] = queued
+            raise
 
     def _line(
         self, principal: str, resource: str, source_ip: str | None, statement: Any

@@ -134,6 +134,8 @@ class _Connection(asyncio.Protocol):
         request = self.parsing
         assert request is not None
         self.parsing = None
+        if self.closed:  # pipelined behind a request that closed the connection
+            return
         request.method = self.parser.get_method().decode("ascii")
         request.version = self.parser.get_http_version()
         request.keep_alive = self.parser.should_keep_alive()

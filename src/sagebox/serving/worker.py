@@ -19,8 +19,9 @@ requests under ``SLOW_NS``). A new worker, a model that was just slow, any body 
 out at any time) run in the worker's one model thread instead, so a slow request cannot
 hold ``/ping`` and the other connections: at most one unexpectedly slow request of an
 until-then fast built-in model runs inline. Either way one request uses the model at a
-time. An inline request is answered by ``WorkerApp.answer_now`` as soon as it is parsed
-(no ASGI messages, no task); the rest go through the ASGI app.
+time. An inline request that nothing is owed before on its connection is answered by
+``WorkerApp.answer_now`` as soon as it is parsed (no ASGI messages, no task); the rest,
+pipelined requests behind another included, go through the ASGI app.
 
 ``--memory-mb`` sets RLIMIT_AS (an instance type's memory, or a serverless variant's
 MemorySizeInMB): a request that runs out of memory answers 500 saying so, and the worker
