@@ -243,23 +243,13 @@ def predict(model: Any, features: Any) -> Any:
     the time ``Booster.predict`` takes for it."""
     import numpy as np
 
-    if (
-        isinstance(features, np.ndarray)
-        and features.ndim == 2
-        and features.shape[0] == 1
-        and features.dtype in (np.float32, np.float64)
-    ):
+    if isinstance(features, np.ndarray) and features.shape[:1] == (1,):
         from sagebox.algorithms.lightgbm_row import single_row
 
         fast = single_row(model)
-        if (
-            fast is not None
-            and features.shape[1] == fast.features
-            and model.best_iteration == fast.best_iteration
-        ):
-            scores = fast.predict(features)
-            if scores is not None:
-                return scores
+        scores = None if fast is None else fast.predict(model, features)
+        if scores is not None:
+            return scores
     return model.predict(features)
 
 

@@ -29,6 +29,7 @@ __all__ = ["SingleRow", "single_row"]
 
 _PREDICT_NORMAL = 0  # C_API_PREDICT_NORMAL: probabilities, values
 _FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class SingleRow:
@@ -40,7 +41,7 @@ class SingleRow:
         self._library = library
         self._config = ctypes.c_void_p()
         # what Booster.predict scores with: its best iteration if it has one, else every
-        # tree (callers check that best_iteration has not changed since)
+        # tree (predict checks that best_iteration has not changed since)
         self.best_iteration = booster.best_iteration
         iterations = self.best_iteration if self.best_iteration > 0 else -1
         status = library.LGBM_BoosterPredictForMatSingleRowFastInit(
@@ -62,9 +63,16 @@ class SingleRow:
         self._lock = threading.Lock()  # one FastConfig, one prediction at a time
         weakref.finalize(self, library.LGBM_FastConfigFree, self._config)
 
-    def predict(self, rows: np.ndarray) -> np.ndarray | None:
-        """The scores of ``rows`` (one row of ``features`` values), shaped as
-        ``Booster.predict`` shapes them; None when another thread is using it."""
+    def predict(self, booster: Any, rows: np.ndarray) -> np.ndarray | None:
+        """The scores of ``rows`` (one row of ``features`` float32 or float64 values) by
+        ``booster`` (the one it was made for), shaped as ``Booster.predict`` shapes them;
+        None where this path does not take them, or another thread is using it."""
+        if (
+            rows.shape != (1, self.features)
+            or rows.dtype not in _FLOATS
+            or booster.best_iteration != self.best_iteration
+        ):
+            return None
         row = np.ascontiguousarray(rows[0], dtype=np.float64)
         if not self._lock.acquire(blocking=False):
             return None

@@ -255,7 +255,7 @@ def predict(model: Any, features: Any) -> Any:
     import numpy as np
     import xgboost
 
-    if isinstance(features, np.ndarray) and features.ndim == 2:
+    if isinstance(features, np.ndarray):
         from sagebox.algorithms.xgboost_dense import dense
 
         fast = dense(model)

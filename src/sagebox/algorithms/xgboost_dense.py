@@ -49,9 +49,9 @@ class Dense:
     def predict(self, rows: np.ndarray) -> np.ndarray | None:
         """The scores of ``rows``; None where this path does not take them."""
         typestr = _TYPESTR.get(rows.dtype)
-        if typestr is None or not rows.flags.c_contiguous or rows.shape[1] != self.features:
+        if typestr is None or rows.ndim != 2 or not rows.flags.c_contiguous:
             return None
-        if rows.shape[0] == 0:  # no output buffer to read
+        if rows.shape[1] != self.features or rows.shape[0] == 0:  # 0 rows: no output buffer
             return None
         interface = b'{"data": [%d, true], "shape": [%d, %d], "typestr": "%s", "version": 3}' % (
             rows.ctypes.data,

@@ -128,7 +128,6 @@ class InvocationsApp:
         is percent-decoded, ``raw_path`` as sent; ``client`` is the caller's address."""
         started = time.perf_counter()
         request_id = _request_id()
-        out: tuple[tuple[bytes, bytes], ...] | dict[str, str]
         try:
             status, out, payload = await self._invoke(
                 path, raw_path, query, headers, body, (client, https), request_id, started
@@ -143,7 +142,7 @@ class InvocationsApp:
                     "the server log has the details."
                 )
             )
-        raw = list(out) if isinstance(out, tuple) else _encoded(out)
+        raw = list(out)
         raw.append((b"x-amzn-requestid", request_id.encode()))
         raw.append((b"content-length", str(len(payload)).encode()))
         return status, raw, payload
@@ -307,11 +306,11 @@ def _response(
         "CustomAttributes": custom_attributes,
     }
     status, headers, _ = serialize_rest_response(SERVICE, OPERATION, shaped)
-    return status, tuple(_encoded(headers))
+    return status, _encoded(headers)
 
 
-def _encoded(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+def _encoded(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
 
 
 def _request_id() -> str:
@@ -361,10 +360,11 @@ def _query(query: str) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True)
 
 
-def _error(error: SageboxError) -> tuple[int, dict[str, str], bytes]:
+def _error(error: SageboxError) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes]:
     from sagebox.api.protocols import serialize_rest_error
 
-    return serialize_rest_error(error)
+    status, headers, payload = serialize_rest_error(error)
+    return status, _encoded(headers), payload
 
 
 class _AuditQueue:

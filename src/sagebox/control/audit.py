@@ -30,6 +30,7 @@ class AuditEvent:
 
 
 _FIELDS = tuple(field.name for field in fields(AuditEvent))
+assert _FIELDS[0] == "eventTime" and _FIELDS[-1] == "requestId"  # what AuditLine relies on
 _quote = json.encoder.encode_basestring_ascii  # what json.dumps writes for a str
 
 
@@ -52,7 +53,6 @@ class AuditLine:
         decision: str,
         statement: dict[str, Any] | None,
     ) -> None:
-        assert _FIELDS[0] == "eventTime" and _FIELDS[-1] == "requestId"
         values = (principal, action, resource, source_ip, decision, statement)
         between = json.dumps(dict(zip(_FIELDS[1:-1], values, strict=True)), separators=(",", ":"))
         self._head = '{"eventTime":'

@@ -257,10 +257,10 @@ class _Connection(asyncio.Protocol):
         self.idle = self.loop.call_later(delay, self._idle_timeout)
 
     def _idle_timeout(self) -> None:
-        keep = self.server.keep_alive_seconds
-        left = self.last_active + keep - self.loop.time()
         if self.closed:
             return
+        keep = self.server.keep_alive_seconds
+        left = self.last_active + keep - self.loop.time()
         if self.busy or left > 0:
             self._arm_idle(keep if self.busy else left)
         else:

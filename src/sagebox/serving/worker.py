@@ -43,11 +43,14 @@ import traceback
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sagebox.serving.client import listen_unix
 from sagebox.serving.errors import ModelError, ModelLoadError
 from sagebox.serving.handlers import CUSTOM_ATTRIBUTES, InferenceSession, RequestContext
+
+if TYPE_CHECKING:
+    from sagebox.serving.wire import Answer
 
 __all__ = ["WorkerApp", "main", "worker_command"]
 
@@ -92,7 +95,7 @@ class WorkerApp:
 
     def answer_now(
         self, method: str, path: bytes, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    ) -> Answer | None:
         """The answer to an ``/invocations`` that runs inline (see the module's docstring),
         given here and now, without ASGI; None for every other request."""
         if path != b"/invocations" or method != "POST" or not self._inline_now(body):
@@ -139,9 +142,7 @@ class WorkerApp:
         return content_type, accept, context
 
     @staticmethod
-    def _answer(
-        result: tuple[tuple[bytes, str], int], context: RequestContext | None
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _answer(result: tuple[tuple[bytes, str], int], context: RequestContext | None) -> Answer:
         (answer, answer_type), elapsed = result
         headers = [
             (b"content-type", answer_type.encode("latin-1")),
@@ -156,7 +157,7 @@ class WorkerApp:
         return 200, headers, answer
 
     @staticmethod
-    def _failure(failed: _Failed) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    def _failure(failed: _Failed) -> Answer:
         headers = [(b"content-type", _TEXT), (LATENCY_HEADER, str(failed.elapsed // 1000).encode())]
         return failed.status, headers, failed.body
 
